@@ -1,0 +1,42 @@
+// Package app is the example Wings application: the video BFF.
+package app
+
+import (
+	"github.com/wings-bff/wings/app/controller"
+	"github.com/wings-bff/wings/app/dao"
+	"github.com/wings-bff/wings/app/service"
+	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/wings"
+)
+
+// Config is the application's configuration: the framework's sections plus
+// the app's own.
+type Config struct {
+	config.Config `mapstructure:",squash"`
+}
+
+// Container holds the application's long-lived objects.
+type Container struct {
+	Video *controller.VideoController
+}
+
+// NewContainer wires daos, services and controllers from the runtime. It is
+// the only wiring code in the app.
+func NewContainer(rt *wings.Runtime) (*Container, error) {
+	video, err := rt.Upstream("video")
+	if err != nil {
+		return nil, err
+	}
+	album, err := rt.Upstream("album")
+	if err != nil {
+		return nil, err
+	}
+	star, err := rt.Upstream("star")
+	if err != nil {
+		return nil, err
+	}
+	videos := service.NewVideoService(dao.NewVideoDAO(video), dao.NewAlbumDAO(album), dao.NewStarDAO(star))
+	return &Container{
+		Video: controller.NewVideoController(videos),
+	}, nil
+}

@@ -1,0 +1,191 @@
+// Package middleware holds the echo middleware Wings installs. The onion,
+// outermost first:
+//
+//	request id → metrics → access log → recover → CORS → gzip → callback check
+//	  → [per route: route info → deadline → route middleware] → handler
+//
+// The access log renders a returned error through echo's HTTPErrorHandler
+// (the one in framework/wings), so it and the metrics see the final status.
+package middleware
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"runtime"
+	"strconv"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	"github.com/sirupsen/logrus"
+
+	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/logging"
+	"github.com/wings-bff/wings/framework/metrics"
+)
+
+// Context keys shared with framework/wings.
+const (
+	// KeyErrorKind holds the apperr.Kind name of a failed request.
+	KeyErrorKind = "wings.error_kind"
+	// KeyErrorCause holds the error of a 5xx for the access log.
+	KeyErrorCause = "wings.error_cause"
+	// HeaderRequestID carries the request id in and out.
+	HeaderRequestID = echo.HeaderXRequestID
+)
+
+// RequestID accepts a well-formed incoming X-Request-Id or makes one, puts
+// it in the response header and the request context.
+func RequestID(gen func() string) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			req := c.Request()
+			id := req.Header.Get(HeaderRequestID)
+			if !validRequestID(id) {
+				id = gen()
+			}
+			c.Response().Header().Set(HeaderRequestID, id)
+			c.SetRequest(req.WithContext(logging.WithRequestID(req.Context(), id)))
+			return next(c)
+		}
+	}
+}
+
+// validRequestID accepts 1 to 128 visible ASCII characters without quotes
+// or backslashes, so ids can be logged and echoed safely.
+func validRequestID(id string) bool {
+	if len(id) == 0 || len(id) > 128 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if c <= 0x20 || c >= 0x7f || c == '"' || c == '\\' {
+			return false
+		}
+	}
+	return true
+}
+
+// Route returns the bounded route label: the template, or "unmatched".
+func Route(c echo.Context) string {
+	p := c.Path()
+	if p == "" || c.Get(KeyUnmatched) != nil {
+		return "unmatched"
+	}
+	return p
+}
+
+// KeyUnmatched marks requests that matched no route (set by the not-found
+// handler), so metrics never label by raw path.
+const KeyUnmatched = "wings.unmatched"
+
+// Metrics records wings_http_requests_total and the latency histogram.
+func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			m.HTTPInFlight.Inc()
+			err := next(c)
+			m.HTTPInFlight.Dec()
+			if err != nil { // only when no access log ran before us
+				c.Error(err)
+			}
+			route, method := Route(c), sanitizeMethod(c.Request().Method)
+			m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
+			m.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			return nil
+		}
+	}
+}
+
+func sanitizeMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "OTHER"
+}
+
+// AccessLog writes one JSON line per request: request_id, method, route,
+// status, latency_ms, bytes, error_kind (and user_id when authenticated,
+// error for 5xx). It renders errors through the HTTP error handler first.
+func AccessLog(log *logrus.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			start := time.Now()
+			req := c.Request()
+			id := logging.RequestID(req.Context())
+			entry := log.WithFields(logrus.Fields{"request_id": id})
+			c.SetRequest(req.WithContext(logging.WithEntry(req.Context(), entry)))
+			if err := next(c); err != nil {
+				c.Error(err)
+			}
+			res := c.Response()
+			fields := logrus.Fields{
+				"request_id": id,
+				"method":     req.Method,
+				"route":      Route(c),
+				"status":     res.Status,
+				"latency_ms": float64(time.Since(start).Microseconds()) / 1000,
+				"bytes":      res.Size,
+			}
+			if k, ok := c.Get(KeyErrorKind).(string); ok {
+				fields["error_kind"] = k
+			}
+			if uid := logging.UserID(c.Request().Context()); uid != "" {
+				fields["user_id"] = uid
+			}
+			level := logrus.InfoLevel
+			if cause, ok := c.Get(KeyErrorCause).(error); ok {
+				fields["error"] = cause.Error()
+				level = logrus.ErrorLevel
+			}
+			log.WithFields(fields).Log(level, "request")
+			return nil
+		}
+	}
+}
+
+// Recover turns a panic into an internal error and logs its stack.
+func Recover(log *logrus.Logger) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) (err error) {
+			defer func() {
+				r := recover()
+				if r == nil {
+					return
+				}
+				if r == http.ErrAbortHandler {
+					panic(r)
+				}
+				stack := make([]byte, 8<<10)
+				stack = stack[:runtime.Stack(stack, false)]
+				log.WithFields(logrus.Fields{
+					"request_id": logging.RequestID(c.Request().Context()),
+					"route":      Route(c),
+					"panic":      fmt.Sprint(r),
+					"stack":      string(stack),
+				}).Error("panic recovered")
+				err = apperr.Wrap(apperr.KindInternal, fmt.Errorf("panic: %v", r), "internal error")
+			}()
+			return next(c)
+		}
+	}
+}
+
+// Deadline puts a deadline of d on the request context. Upstream calls
+// inherit it, so no call outlives the route's budget.
+func Deadline(d time.Duration) echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if d <= 0 {
+				return next(c)
+			}
+			ctx, cancel := context.WithTimeout(c.Request().Context(), d)
+			defer cancel()
+			c.SetRequest(c.Request().WithContext(ctx))
+			return next(c)
+		}
+	}
+}

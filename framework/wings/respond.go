@@ -1,0 +1,109 @@
+package wings
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sync"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/render"
+)
+
+// CallbackParams are the query parameters that ask for JSONP, in order of
+// precedence.
+var CallbackParams = [...]string{"callback", "_callback"}
+
+// Callback returns the JSONP callback the request asks for, or "".
+func Callback(c echo.Context) string {
+	for _, p := range CallbackParams {
+		if v := c.QueryParam(p); v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// callbackGuard rejects a malformed callback before any work is done.
+func callbackGuard(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		if cb := Callback(c); cb != "" && !render.ValidCallback(cb) {
+			return apperr.BadParam("callback: must match ^[A-Za-z_$][A-Za-z0-9_$.]{0,63}$")
+		}
+		return next(c)
+	}
+}
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
+
+func getBuf() *[]byte { return bufPool.Get().(*[]byte) }
+
+// putBuf returns b's storage to the pool unless it grew too large to keep.
+func putBuf(bp *[]byte, b []byte) {
+	if cap(b) > 64<<10 {
+		return
+	}
+	*bp = b[:0]
+	bufPool.Put(bp)
+}
+
+// JSON answers data: in the envelope unless the route is Raw, reduced by
+// the request's `fields`, as JSONP when it carries a callback.
+func JSON(c echo.Context, data any) error {
+	return JSONMeta(c, data, render.Meta{})
+}
+
+// JSONMeta is JSON with envelope members describing a partial answer.
+func JSONMeta(c echo.Context, data any, meta render.Meta) error {
+	b, err := json.Marshal(data)
+	if err != nil {
+		return apperr.Wrap(apperr.KindInternal, fmt.Errorf("marshal response: %w", err), "internal error")
+	}
+	return Data(c, b, meta)
+}
+
+// Data answers with data already marshalled to JSON (what the response
+// cache stores): each request gets its own fields filter and callback.
+func Data(c echo.Context, data []byte, meta render.Meta) error {
+	fields, err := render.ParseFields(c.QueryParam("fields"))
+	if err != nil {
+		return apperr.BadParam("%s", err.Error())
+	}
+	if fields != nil {
+		fp := getBuf()
+		filtered, err := render.Filter((*fp)[:0], data, fields)
+		if err != nil {
+			return apperr.Wrap(apperr.KindInternal, err, "internal error")
+		}
+		defer putBuf(fp, filtered)
+		data = filtered
+	}
+	if route := RouteOf(c); route != nil && route.Raw {
+		return write(c, http.StatusOK, data)
+	}
+	bp := getBuf()
+	body := render.Success((*bp)[:0], data, meta)
+	defer putBuf(bp, body)
+	return write(c, http.StatusOK, body)
+}
+
+// write sends body as JSON, or wrapped in the request's callback.
+func write(c echo.Context, status int, body []byte) error {
+	h := c.Response().Header()
+	if cb := Callback(c); cb != "" && render.ValidCallback(cb) {
+		h.Set(echo.HeaderContentType, "application/javascript; charset=utf-8")
+		h.Set("X-Content-Type-Options", "nosniff")
+		bp := getBuf()
+		wrapped := render.JSONP((*bp)[:0], cb, body)
+		defer putBuf(bp, wrapped)
+		c.Response().WriteHeader(status)
+		_, err := c.Response().Write(wrapped)
+		return err
+	}
+	h.Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	c.Response().WriteHeader(status)
+	_, err := c.Response().Write(body)
+	return err
+}

@@ -1,0 +1,294 @@
+// Package wings is the framework's bootstrap: the Runtime builds the echo
+// server, logger, metrics registry and upstream clients from config, owns the
+// one HTTP error handler, serves health endpoints, and runs the server with
+// graceful shutdown.
+//
+// Typical main:
+//
+//	rt, err := wings.New(cfg, wings.Options{Build: build})
+//	c, err := app.NewContainer(rt)
+//	rt.Handle(app.Routes(c)...)
+//	err = rt.Run(ctx) // ctx ends on SIGTERM/SIGINT
+package wings
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/labstack/echo/v4"
+	echomw "github.com/labstack/echo/v4/middleware"
+	"github.com/sirupsen/logrus"
+
+	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/logging"
+	"github.com/wings-bff/wings/framework/metrics"
+	"github.com/wings-bff/wings/framework/middleware"
+	"github.com/wings-bff/wings/framework/upstream"
+)
+
+// BuildInfo identifies the binary; main injects it with -ldflags.
+type BuildInfo struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit"`
+	BuildTime string `json:"build_time"`
+}
+
+// Options are the Runtime's non-config inputs.
+type Options struct {
+	Build BuildInfo
+	// LogOutput defaults to os.Stderr.
+	LogOutput io.Writer
+}
+
+// Hook runs at start or stop. Stop hooks run in reverse order of
+// registration, after in-flight requests have drained.
+type Hook func(ctx context.Context) error
+
+// Runtime is the application container's framework half: everything built
+// from config that outlives a request.
+type Runtime struct {
+	cfg       *config.Config
+	build     BuildInfo
+	log       *logrus.Logger
+	metrics   *metrics.Registry
+	echo      *echo.Echo
+	upstreams map[string]*upstream.Client
+
+	mu       sync.Mutex
+	routes   []Route
+	checks   []Check
+	onStart  []Hook
+	onStop   []Hook
+	draining atomic.Bool
+
+	rootCtx    context.Context
+	rootCancel context.CancelFunc
+	addr       atomic.Value // string, once listening
+}
+
+// New builds a Runtime from cfg.
+func New(cfg *config.Config, opts Options) (*Runtime, error) {
+	if opts.LogOutput == nil {
+		opts.LogOutput = os.Stderr
+	}
+	log, err := logging.New(cfg.Log, opts.LogOutput)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Build.Version == "" {
+		opts.Build.Version = "dev"
+	}
+	rt := &Runtime{
+		cfg:       cfg,
+		build:     opts.Build,
+		log:       log,
+		metrics:   metrics.New(opts.Build.Version, opts.Build.Commit),
+		upstreams: map[string]*upstream.Client{},
+	}
+	rt.rootCtx, rt.rootCancel = context.WithCancel(context.Background())
+	for name, ucfg := range cfg.Upstreams {
+		rt.upstreams[name] = upstream.New(name, ucfg, rt.metrics, log)
+	}
+	rt.echo = rt.newEcho()
+	rt.AddCheck(Check{Name: "upstreams", Fn: rt.checkUpstreams})
+	return rt, nil
+}
+
+func (rt *Runtime) newEcho() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	e.Logger.SetOutput(io.Discard) // we log through logrus only
+	e.HTTPErrorHandler = rt.handleError
+	e.Use(
+		middleware.RequestID(newIDGenerator()),
+		middleware.Metrics(rt.metrics),
+		middleware.AccessLog(rt.log),
+		middleware.Recover(rt.log),
+	)
+	if cors := rt.cfg.Server.CORS; len(cors.AllowOrigins) > 0 {
+		e.Use(echomw.CORSWithConfig(echomw.CORSConfig{
+			AllowOrigins:     cors.AllowOrigins,
+			AllowCredentials: cors.AllowCredentials,
+			MaxAge:           cors.MaxAge,
+			AllowHeaders:     []string{echo.HeaderContentType, echo.HeaderAuthorization, echo.HeaderXRequestID},
+			ExposeHeaders:    []string{echo.HeaderXRequestID},
+		}))
+	}
+	e.Use(echomw.GzipWithConfig(echomw.GzipConfig{Level: 1, MinLength: rt.cfg.Server.GzipMinBytes}))
+	e.Use(callbackGuard)
+	e.GET("/healthz", rt.healthz)
+	e.GET("/readyz", rt.readyz)
+	e.GET("/version", rt.version)
+	e.GET("/metrics", echo.WrapHandler(rt.metrics.Handler()))
+	return e
+}
+
+// Config returns the configuration the Runtime was built from.
+func (rt *Runtime) Config() *config.Config { return rt.cfg }
+
+// Logger returns the process logger.
+func (rt *Runtime) Logger() *logrus.Logger { return rt.log }
+
+// Metrics returns the process registry.
+func (rt *Runtime) Metrics() *metrics.Registry { return rt.metrics }
+
+// Echo returns the echo instance, for tests and unusual routes.
+func (rt *Runtime) Echo() *echo.Echo { return rt.echo }
+
+// Build returns the binary's build information.
+func (rt *Runtime) Build() BuildInfo { return rt.build }
+
+// Context is cancelled when the Runtime stops; background work (jobs, cache
+// refreshes) runs under it.
+func (rt *Runtime) Context() context.Context { return rt.rootCtx }
+
+// Addr returns the address the server listens on, once Run has started.
+func (rt *Runtime) Addr() string {
+	s, _ := rt.addr.Load().(string)
+	return s
+}
+
+// Draining reports whether shutdown has begun.
+func (rt *Runtime) Draining() bool { return rt.draining.Load() }
+
+// Upstream returns the client of a configured upstream.
+func (rt *Runtime) Upstream(name string) (*upstream.Client, error) {
+	c, ok := rt.upstreams[name]
+	if !ok {
+		return nil, fmt.Errorf("upstreams.%s: not configured", name)
+	}
+	return c, nil
+}
+
+// OnStart registers a hook that runs before the server listens; an error
+// aborts the start.
+func (rt *Runtime) OnStart(h Hook) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.onStart = append(rt.onStart, h)
+}
+
+// OnStop registers a hook that runs after requests have drained, in reverse
+// registration order: close what you opened.
+func (rt *Runtime) OnStop(h Hook) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.onStop = append(rt.onStop, h)
+}
+
+// ServeHTTP lets tests drive the full stack without a listener.
+func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.echo.ServeHTTP(w, r) }
+
+// Run starts the hooks and the server, and blocks until ctx ends (normally
+// on SIGTERM or SIGINT). Then it drains: /readyz turns 503 at once, the
+// listener stays open for server.drain_delay so load balancers notice, then
+// it closes and in-flight requests get up to server.shutdown_timeout to
+// finish; finally stop hooks close clients.
+func (rt *Runtime) Run(ctx context.Context) error {
+	for _, h := range rt.onStart {
+		if err := h(ctx); err != nil {
+			return fmt.Errorf("start: %w", err)
+		}
+	}
+	ln, err := net.Listen("tcp", rt.cfg.Server.Addr)
+	if err != nil {
+		return fmt.Errorf("server.addr: %w", err)
+	}
+	return rt.Serve(ctx, ln)
+}
+
+// Serve is Run on an existing listener.
+func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
+	s := rt.cfg.Server
+	srv := &http.Server{
+		Handler:           rt.echo,
+		ReadHeaderTimeout: s.ReadHeaderTimeout,
+		ReadTimeout:       s.ReadTimeout,
+		WriteTimeout:      s.WriteTimeout,
+		IdleTimeout:       s.IdleTimeout,
+		ErrorLog:          nil,
+	}
+	rt.addr.Store(ln.Addr().String())
+	rt.log.WithFields(logrus.Fields{
+		"addr": ln.Addr().String(), "env": rt.cfg.Env, "version": rt.build.Version,
+	}).Info("listening")
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+
+	select {
+	case err := <-serveErr:
+		rt.stop()
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+
+	rt.draining.Store(true)
+	rt.log.WithField("drain_delay", s.DrainDelay.String()).Info("draining")
+	time.Sleep(s.DrainDelay)
+	sctx, cancel := context.WithTimeout(context.Background(), s.ShutdownTimeout)
+	defer cancel()
+	err := srv.Shutdown(sctx)
+	if err != nil {
+		rt.log.WithError(err).Warn("shutdown timed out; closing remaining connections")
+		_ = srv.Close()
+	}
+	if stopErr := rt.stop(); stopErr != nil && err == nil {
+		err = stopErr
+	}
+	rt.log.Info("stopped")
+	return err
+}
+
+func (rt *Runtime) stop() error {
+	rt.rootCancel()
+	ctx, cancel := context.WithTimeout(context.Background(), rt.cfg.Server.ShutdownTimeout)
+	defer cancel()
+	var errs []error
+	for i := len(rt.onStop) - 1; i >= 0; i-- {
+		if err := rt.onStop[i](ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	for _, c := range rt.upstreams {
+		c.Close()
+	}
+	return errors.Join(errs...)
+}
+
+// Routes returns the registered application routes, sorted by path.
+func (rt *Runtime) Routes() []Route {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	out := append([]Route(nil), rt.routes...)
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Path != out[j].Path {
+			return out[i].Path < out[j].Path
+		}
+		return out[i].Method < out[j].Method
+	})
+	return out
+}
+
+// newIDGenerator returns request ids made of a random per-process prefix and
+// a counter: unique across processes, cheap to make.
+func newIDGenerator() func() string {
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	prefix := hex.EncodeToString(b[:]) + "-"
+	var n atomic.Uint64
+	return func() string {
+		return prefix + strconv.FormatUint(n.Add(1), 36)
+	}
+}

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# make run: start the mock upstream teams and the Wings server with the local
+# config; Ctrl-C stops both.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+bin=$root/bin/wings
+[ -x "$bin" ] || make build
+
+pids=()
+cleanup() {
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+mock_addr=${MOCK_ADDR:-127.0.0.1:9090}
+"$bin" mock-upstream --addr "$mock_addr" &
+pids+=($!)
+
+export WINGS_ENV=${WINGS_ENV:-local}
+addr=${WINGS_SERVER__ADDR:-127.0.0.1:8080}
+export WINGS_SERVER__ADDR=$addr
+for team in video album star; do
+	var=WINGS_UPSTREAMS__${team^^}__BASE_URL
+	export "$var"="${!var:-http://$mock_addr}"
+done
+
+cat <<MSG
+
+  Wings is starting on http://$addr (mock upstream teams on http://$mock_addr)
+
+  Try:
+    curl -s http://$addr/api/video/42
+    curl -s 'http://$addr/api/video/42?callback=jQuery123&_=1700000000'
+    curl -s 'http://$addr/api/video/42?fields=id,title,album.title'
+    curl -s http://$addr/api/video/404        # team A does not know it: 404
+    curl -s http://$addr/api/video/abc        # bad parameter: 400
+    curl -s http://$addr/readyz ; curl -s http://$addr/metrics | grep wings_
+
+  Ctrl-C stops everything.
+
+MSG
+"$bin" serve &
+pids+=($!)
+wait -n "${pids[@]}"

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# make test: unit tests with the race detector, then integration tests that
+# start the real binary (and, where needed, real Redis/ClickHouse/etcd on
+# loopback ports under .data/, stopped again at the end).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+
+echo "== vet"
+go vet ./...
+echo "== build"
+make --no-print-directory build
+export WINGS_TEST_BIN=$root/bin/wings
+
+echo "== unit tests (-race)"
+go test -race -count=1 ./framework/... ./app/... ./cmd/...
+echo "== integration tests (-race)"
+go test -race -count=1 ./test/...
