@@ -67,9 +67,9 @@ func freeAddr(t testing.TB) string {
 
 // proc is a started binary whose output is kept for assertions.
 type proc struct {
-	cmd *exec.Cmd
-	mu  sync.Mutex
-	out bytes.Buffer
+	cmd  *exec.Cmd
+	mu   sync.Mutex
+	out  bytes.Buffer
 	done chan struct{}
 }
 
