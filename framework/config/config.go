@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"sort"
 	"time"
@@ -19,6 +20,21 @@ type Config struct {
 	Upstreams map[string]Upstream `mapstructure:"upstreams"`
 	// Routes holds per-route settings keyed by route name.
 	Routes map[string]Route `mapstructure:"routes"`
+	Redis  Redis            `mapstructure:"redis"`
+}
+
+// Redis configures the shared Redis client. With no Addr there is no Redis:
+// caches run on their in-process level alone and cluster-wide job leases
+// fall back to in-process ones.
+type Redis struct {
+	Addr string `mapstructure:"addr"`
+	DB   int    `mapstructure:"db"`
+	// Password comes only from WINGS_REDIS__PASSWORD.
+	Password     Secret        `mapstructure:"password"`
+	DialTimeout  time.Duration `mapstructure:"dial_timeout"`
+	ReadTimeout  time.Duration `mapstructure:"read_timeout"`
+	WriteTimeout time.Duration `mapstructure:"write_timeout"`
+	PoolSize     int           `mapstructure:"pool_size"`
 }
 
 // App names the service.
@@ -126,6 +142,22 @@ func (c *Config) Validate() error {
 		}
 		if u.MaxIdleConns <= 0 {
 			bad(key+".max_idle_conns", "must be > 0")
+		}
+	}
+	if c.Redis.Addr != "" {
+		if _, _, err := net.SplitHostPort(c.Redis.Addr); err != nil {
+			bad("redis.addr", "must be host:port, got %q", c.Redis.Addr)
+		}
+		for k, d := range map[string]time.Duration{"redis.dial_timeout": c.Redis.DialTimeout, "redis.read_timeout": c.Redis.ReadTimeout, "redis.write_timeout": c.Redis.WriteTimeout} {
+			if d <= 0 {
+				bad(k, "must be > 0")
+			}
+		}
+		if c.Redis.PoolSize <= 0 {
+			bad("redis.pool_size", "must be > 0")
+		}
+		if c.Redis.DB < 0 {
+			bad("redis.db", "must be >= 0")
 		}
 	}
 	for _, name := range sortedKeys(c.Routes) {

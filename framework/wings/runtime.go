@@ -29,6 +29,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 	echomw "github.com/labstack/echo/v4/middleware"
+	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
 	"github.com/wings-bff/wings/framework/config"
@@ -65,6 +66,7 @@ type Runtime struct {
 	metrics   *metrics.Registry
 	echo      *echo.Echo
 	upstreams map[string]*upstream.Client
+	redis     *redis.Client // nil without redis.addr
 
 	mu       sync.Mutex
 	routes   []Route
@@ -100,6 +102,19 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	rt.rootCtx, rt.rootCancel = context.WithCancel(context.Background())
 	for name, ucfg := range cfg.Upstreams {
 		rt.upstreams[name] = upstream.New(name, ucfg, rt.metrics, log)
+	}
+	if rc := cfg.Redis; rc.Addr != "" {
+		rt.redis = redis.NewClient(&redis.Options{
+			Addr:         rc.Addr,
+			DB:           rc.DB,
+			Password:     rc.Password.Reveal(),
+			DialTimeout:  rc.DialTimeout,
+			ReadTimeout:  rc.ReadTimeout,
+			WriteTimeout: rc.WriteTimeout,
+			PoolSize:     rc.PoolSize,
+		})
+		rt.AddCheck(Check{Name: "redis", Fn: func(ctx context.Context) error { return rt.redis.Ping(ctx).Err() }})
+		rt.OnStop(func(context.Context) error { return rt.redis.Close() })
 	}
 	rt.echo = rt.newEcho()
 	rt.AddCheck(Check{Name: "upstreams", Fn: rt.checkUpstreams})
@@ -162,6 +177,10 @@ func (rt *Runtime) Addr() string {
 
 // Draining reports whether shutdown has begun.
 func (rt *Runtime) Draining() bool { return rt.draining.Load() }
+
+// Redis returns the shared Redis client, or nil when redis.addr is empty.
+// Callers must treat Redis as optional and bound every call with a timeout.
+func (rt *Runtime) Redis() *redis.Client { return rt.redis }
 
 // Upstream returns the client of a configured upstream.
 func (rt *Runtime) Upstream(name string) (*upstream.Client, error) {
