@@ -3,34 +3,120 @@
 //
 //	g := fanout.New(ctx)
 //	video := fanout.Go(g, "video", d.video.Get)
-//	stars := fanout.Go(g, "stars", d.stars.List)
+//	stars := fanout.Go(g, "stars", d.stars.List, fanout.Optional())
 //	album := fanout.Then(g, "album", video, func(ctx context.Context, v *model.Video) (*model.Album, error) {
 //		return d.album.Get(ctx, v.AlbumID)
 //	})
 //	if err := g.Wait(); err != nil { return err }
+//	meta := render.Meta{Degraded: g.Degraded(), Stale: g.Stale()}
 //
-// The first failure cancels the others; Wait returns it.
+// Calls are required unless declared otherwise: the first failure of a
+// required call cancels the others and Wait returns it. An Optional call
+// that fails leaves its zero value and is listed by Degraded; a StaleOK call
+// that fails answers its last good value for its key and is listed by Stale.
+// Both are reported to the context's Observer (the Runtime counts them in
+// wings_degraded_total and wings_stale_total).
+//
+// Budget: every call runs under the request's deadline, and each upstream
+// call takes min(its own timeout, what is left). Optional and stale-ok calls
+// are further capped at OptionalShare of the budget left when the group was
+// made, so a slow optional source gives up early enough for the required
+// work and the response to finish within the route's deadline.
 package fanout
 
 import (
 	"context"
+	"encoding/json"
+	"sort"
 	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/wings-bff/wings/framework/logging"
 )
+
+// OptionalShare is the share of the group's remaining budget that optional
+// and stale-ok calls may use; the rest is reserved so the route still
+// answers (degraded) before its deadline.
+const OptionalShare = 0.9
+
+// Mode says what a failed call does to its group.
+type Mode uint8
+
+// The modes.
+const (
+	// ModeRequired fails the group (the default).
+	ModeRequired Mode = iota
+	// ModeOptional degrades to the zero value.
+	ModeOptional
+	// ModeStaleOK answers the last good value for the call's key; without
+	// one it fails the group like a required call.
+	ModeStaleOK
+)
+
+// Observer is told when a call degrades or is answered stale. The Runtime
+// puts one, bound to the route, in every request's context.
+type Observer interface {
+	Degraded(ctx context.Context, source string, err error)
+	Stale(ctx context.Context, source string, err error)
+}
+
+type observerKey struct{}
+
+// WithObserver returns ctx carrying o for groups made under it.
+func WithObserver(ctx context.Context, o Observer) context.Context {
+	return context.WithValue(ctx, observerKey{}, o)
+}
+
+// logObserver is used when the context has no Observer: it only logs.
+type logObserver struct{}
+
+func (logObserver) Degraded(ctx context.Context, source string, err error) {
+	logging.FromContext(ctx).WithField("source", source).WithError(err).Warn("optional source degraded")
+}
+
+func (logObserver) Stale(ctx context.Context, source string, err error) {
+	logging.FromContext(ctx).WithField("source", source).WithError(err).Warn("stale-ok source answered stale")
+}
+
+// StaleStore keeps the last good result of stale-ok calls, JSON-encoded.
+// MemoryStore is the bounded in-process one; a shared cache (Redis) can
+// satisfy it too. Implementations bound their own latency.
+type StaleStore interface {
+	Get(ctx context.Context, key string) ([]byte, bool)
+	Set(ctx context.Context, key string, val []byte)
+}
 
 // Group is a set of concurrent calls sharing one cancellable context.
 type Group struct {
 	ctx    context.Context
 	cancel context.CancelFunc
-	wg     sync.WaitGroup
-	once   sync.Once
-	err    error
+	obs    Observer
+	// optDeadline caps optional and stale-ok calls; zero without a deadline.
+	optDeadline time.Time
+	wg          sync.WaitGroup
+	once        sync.Once
+	err         error
+	failed      atomic.Bool
+
+	mu       sync.Mutex
+	degraded []string
+	stale    []string
 }
 
 // New returns a group whose calls run under a child of ctx, cancelled when
-// any call fails or when Wait returns.
+// any required call fails or when Wait returns.
 func New(ctx context.Context) *Group {
-	ctx, cancel := context.WithCancel(ctx)
-	return &Group{ctx: ctx, cancel: cancel}
+	g := &Group{obs: logObserver{}}
+	if o, ok := ctx.Value(observerKey{}).(Observer); ok {
+		g.obs = o
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		now := time.Now()
+		g.optDeadline = now.Add(time.Duration(float64(dl.Sub(now)) * OptionalShare))
+	}
+	g.ctx, g.cancel = context.WithCancel(ctx)
+	return g
 }
 
 // Context is the group's context.
@@ -38,16 +124,58 @@ func (g *Group) Context() context.Context { return g.ctx }
 
 func (g *Group) fail(err error) {
 	g.once.Do(func() {
+		g.failed.Store(true)
 		g.err = err
 		g.cancel()
 	})
 }
 
-// Wait waits for every call and returns the first error.
+// Wait waits for every call and returns the first required failure.
 func (g *Group) Wait() error {
 	g.wg.Wait()
 	g.cancel()
 	return g.err
+}
+
+// Degraded lists the optional calls that failed, sorted; call it after Wait.
+func (g *Group) Degraded() []string { return g.list(&g.degraded) }
+
+// Stale lists the stale-ok calls answered from their last good value,
+// sorted; call it after Wait.
+func (g *Group) Stale() []string { return g.list(&g.stale) }
+
+func (g *Group) list(l *[]string) []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	out := append([]string(nil), *l...)
+	sort.Strings(out)
+	return out
+}
+
+func (g *Group) record(l *[]string, name string) {
+	g.mu.Lock()
+	*l = append(*l, name)
+	g.mu.Unlock()
+}
+
+// Option declares how a call may fail.
+type Option func(*callOpts)
+
+type callOpts struct {
+	mode  Mode
+	store StaleStore
+	key   string
+}
+
+// Optional declares a call whose failure leaves its zero value and lists
+// it in the group's Degraded instead of failing the group.
+func Optional() Option { return func(o *callOpts) { o.mode = ModeOptional } }
+
+// StaleOK declares a call whose last good value is kept in store under key
+// and answered, listed in the group's Stale, when the call fails. With no
+// value kept yet the failure fails the group.
+func StaleOK(store StaleStore, key string) Option {
+	return func(o *callOpts) { o.mode, o.store, o.key = ModeStaleOK, store, key }
 }
 
 // Future is the result of one call in a group.
@@ -61,7 +189,9 @@ type Future[T any] struct {
 // Name is the call's name.
 func (f *Future[T]) Name() string { return f.name }
 
-// Result waits for the call and returns its value and error.
+// Result waits for the call and returns its value and error. A degraded
+// optional call returns its zero value and its error; a call answered
+// stale returns the stale value and no error.
 func (f *Future[T]) Result() (T, error) {
 	<-f.done
 	return f.val, f.err
@@ -73,24 +203,65 @@ func (f *Future[T]) Value() T {
 	return f.val
 }
 
-// Go starts fn in g.
-func Go[T any](g *Group, name string, fn func(ctx context.Context) (T, error)) *Future[T] {
+// Go starts fn in g. The name labels metrics and the degraded and stale
+// lists, so it must come from code, never from input.
+func Go[T any](g *Group, name string, fn func(ctx context.Context) (T, error), opts ...Option) *Future[T] {
+	var o callOpts
+	for _, opt := range opts {
+		opt(&o)
+	}
 	f := &Future[T]{name: name, done: make(chan struct{})}
 	g.wg.Add(1)
 	go func() {
 		defer g.wg.Done()
 		defer close(f.done)
-		f.val, f.err = fn(g.ctx)
-		if f.err != nil {
-			g.fail(f.err)
+		ctx := g.ctx
+		if o.mode != ModeRequired && !g.optDeadline.IsZero() {
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithDeadline(ctx, g.optDeadline)
+			defer cancel()
 		}
+		f.val, f.err = fn(ctx)
+		if f.err == nil {
+			if o.mode == ModeStaleOK {
+				if b, err := json.Marshal(f.val); err == nil {
+					o.store.Set(context.WithoutCancel(ctx), o.key, b)
+				}
+			}
+			return
+		}
+		if o.mode == ModeRequired || g.canceled() {
+			g.fail(f.err)
+			return
+		}
+		if o.mode == ModeStaleOK {
+			if b, ok := o.store.Get(g.ctx, o.key); ok {
+				var v T
+				if json.Unmarshal(b, &v) == nil {
+					g.record(&g.stale, name)
+					g.obs.Stale(g.ctx, name, f.err)
+					f.val, f.err = v, nil
+					return
+				}
+			}
+			g.fail(f.err)
+			return
+		}
+		var zero T
+		f.val = zero
+		g.record(&g.degraded, name)
+		g.obs.Degraded(g.ctx, name, f.err)
 	}()
 	return f
 }
 
+// canceled reports whether a required call has failed (then an optional
+// failure is a consequence, not a degradation).
+func (g *Group) canceled() bool { return g.failed.Load() }
+
 // Then starts fn in g once parent has succeeded, passing its value. If the
 // parent fails, fn does not run and the future carries the parent's error.
-func Then[P, T any](g *Group, name string, parent *Future[P], fn func(ctx context.Context, p P) (T, error)) *Future[T] {
+func Then[P, T any](g *Group, name string, parent *Future[P], fn func(ctx context.Context, p P) (T, error), opts ...Option) *Future[T] {
 	return Go(g, name, func(ctx context.Context) (T, error) {
 		p, err := parent.Result()
 		if err != nil {
@@ -98,5 +269,5 @@ func Then[P, T any](g *Group, name string, parent *Future[P], fn func(ctx contex
 			return zero, err
 		}
 		return fn(ctx, p)
-	})
+	}, opts...)
 }
