@@ -12,6 +12,11 @@ echo "== build"
 make --no-print-directory build
 export WINGS_TEST_BIN=$root/bin/wings
 
+echo "== prometheus rules (promtool check + test rules)"
+scripts/deps.sh promtool
+promtool check rules conf/prometheus/rules.yml
+(cd conf/prometheus && promtool test rules rules_test.yml)
+
 echo "== unit tests (-race)"
 go test -race -count=1 ./framework/... ./app/... ./cmd/...
 echo "== integration tests (-race)"
