@@ -21,6 +21,8 @@ type Config struct {
 	// Routes holds per-route settings keyed by route name.
 	Routes map[string]Route `mapstructure:"routes"`
 	Redis  Redis            `mapstructure:"redis"`
+	// Auth configures login and resource permission (framework/auth).
+	Auth Auth `mapstructure:"auth"`
 }
 
 // Redis configures the shared Redis client. With no Addr there is no Redis:
@@ -160,6 +162,7 @@ func (c *Config) Validate() error {
 			bad("redis.db", "must be >= 0")
 		}
 	}
+	c.validateAuth(bad)
 	for _, name := range sortedKeys(c.Routes) {
 		if c.Routes[name].Timeout < 0 {
 			bad("routes."+name+".timeout", "must be >= 0")

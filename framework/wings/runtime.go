@@ -73,6 +73,7 @@ type Runtime struct {
 	checks   []Check
 	onStart  []Hook
 	onStop   []Hook
+	routeMWs []func(*Route) echo.MiddlewareFunc // see UseRouteMiddleware
 	draining atomic.Bool
 
 	rootCtx    context.Context
