@@ -37,6 +37,12 @@ func TestMetricsPassPromtoolCheck(t *testing.T) {
 			t.Errorf("scrape has no %s", want)
 		}
 	}
+	if got := metricValue(t, s.Server, "wings_http_errors_total", `kind="bad_param"`, `route="/api/video/:id"`); got != 1 {
+		t.Errorf("wings_http_errors_total{kind=bad_param} = %v; want 1 (GET /api/video/abc)", got)
+	}
+	if got := metricValue(t, s.Server, "wings_http_errors_total", `kind="not_found"`, `route="/api/video/:id"`); got != 1 {
+		t.Errorf("wings_http_errors_total{kind=not_found} = %v; want 1 (GET /api/video/404)", got)
+	}
 	cmd := exec.Command(bin, "check", "metrics")
 	cmd.Stdin = bytes.NewReader(r.Body)
 	out, err := cmd.CombinedOutput()

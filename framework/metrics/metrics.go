@@ -21,6 +21,7 @@ type Registry struct {
 	HTTPRequests *prometheus.CounterVec   // route, method, code
 	HTTPDuration *prometheus.HistogramVec // route, method
 	HTTPInFlight prometheus.Gauge
+	HTTPErrors   *prometheus.CounterVec // route, kind
 
 	UpstreamRequests *prometheus.CounterVec   // upstream, outcome
 	UpstreamDuration *prometheus.HistogramVec // upstream
@@ -54,6 +55,11 @@ func New(version, revision string) *Registry {
 	r.HTTPInFlight = prometheus.NewGauge(prometheus.GaugeOpts{
 		Namespace: Namespace, Name: "http_requests_in_flight", Help: "HTTP requests being served.",
 	})
+	r.HTTPErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "http_errors_total",
+		Help: "Failed HTTP requests (4xx and 5xx), by route template and error kind (bad_param, not_found, upstream_error, upstream_timeout, internal, ...).",
+	}, []string{"route", "kind"})
+	reg.MustRegister(r.HTTPErrors)
 	r.UpstreamRequests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: Namespace, Name: "upstream_requests_total",
 		Help: "Calls to upstreams, by upstream and outcome (ok, timeout, refused, bad_status, bad_json, not_found, canceled, error).",

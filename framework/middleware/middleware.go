@@ -79,7 +79,8 @@ func Route(c echo.Context) string {
 // handler), so metrics never label by raw path.
 const KeyUnmatched = "wings.unmatched"
 
-// Metrics records wings_http_requests_total and the latency histogram.
+// Metrics records wings_http_requests_total, the latency histogram and, for
+// failures, wings_http_errors_total by error kind.
 func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -93,6 +94,9 @@ func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 			route, method := Route(c), sanitizeMethod(c.Request().Method)
 			m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
 			m.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			if kind, ok := c.Get(KeyErrorKind).(string); ok {
+				m.HTTPErrors.WithLabelValues(route, kind).Inc()
+			}
 			return nil
 		}
 	}
