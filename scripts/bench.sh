@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# make bench: the end-to-end load comparison of GET /api/video/:id (Wings vs
+# a hand-written echo + net/http + encoding/json aggregator, both against the
+# same mock upstream teams on loopback), then the hot-path micro-benchmarks.
+# Everything is bounded; every process started here is stopped on exit.
+#
+# Knobs (environment): BENCH_CONC (32), BENCH_ROUNDS (3), BENCH_DURATION (8s,
+# per round), BENCH_REQUESTS (200000, per round), BENCH_WARMUP (2s),
+# BENCH_IDS (1-1000), BENCH_BENCHTIME (200ms, per micro-benchmark),
+# BENCH_SKIP_LOAD=1 or BENCH_SKIP_MICRO=1 to run one half.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+GO=${GO:-go}
+
+conc=${BENCH_CONC:-32}
+rounds=${BENCH_ROUNDS:-3}
+duration=${BENCH_DURATION:-8s}
+requests=${BENCH_REQUESTS:-200000}
+warmup=${BENCH_WARMUP:-2s}
+ids=${BENCH_IDS:-1-1000}
+benchtime=${BENCH_BENCHTIME:-200ms}
+
+work=$(mktemp -d -t wings-bench.XXXXXX)
+pids=()
+cleanup() {
+	local p
+	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+	rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# free_port prints a loopback port nobody listens on.
+free_port() {
+	local p
+	for _ in $(seq 1 50); do
+		p=$((20000 + RANDOM % 20000))
+		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
+			echo "$p"
+			return
+		fi
+	done
+	echo "no free port found" >&2
+	return 1
+}
+
+if [ "${BENCH_SKIP_LOAD:-}" != 1 ]; then
+	echo "== building"
+	[ -x bin/wings ] || make build
+	$GO build -o bin/handwritten ./bench/handwritten
+	$GO build -o bin/loadgen ./bench/loadgen
+
+	mock_port=$(free_port)
+	wings_port=$(free_port)
+	hand_port=$(free_port)
+	while [ "$wings_port" = "$mock_port" ]; do wings_port=$(free_port); done
+	while [ "$hand_port" = "$mock_port" ] || [ "$hand_port" = "$wings_port" ]; do hand_port=$(free_port); done
+	mock=http://127.0.0.1:$mock_port
+
+	echo "== starting mock upstream ($mock), wings (:$wings_port) and handwritten (:$hand_port)"
+	bin/wings mock-upstream --addr "127.0.0.1:$mock_port" >"$work/mock.log" 2>&1 &
+	pids+=($!)
+	WINGS_ENV=test WINGS_LOG__LEVEL=warn WINGS_SERVER__ADDR="127.0.0.1:$wings_port" \
+		WINGS_UPSTREAMS__VIDEO__BASE_URL="$mock" WINGS_UPSTREAMS__ALBUM__BASE_URL="$mock" \
+		WINGS_UPSTREAMS__STAR__BASE_URL="$mock" \
+		bin/wings serve >"$work/wings.log" 2>&1 &
+	pids+=($!)
+	bin/handwritten -addr "127.0.0.1:$hand_port" -upstream "$mock" >"$work/handwritten.log" 2>&1 &
+	pids+=($!)
+
+	echo "== load: GET /api/video/{id}, wings vs handwritten"
+	if ! timeout 170 bin/loadgen \
+		-ready "$mock/_mock/stats,http://127.0.0.1:$wings_port/readyz,http://127.0.0.1:$hand_port/healthz" \
+		-target "wings=http://127.0.0.1:$wings_port/api/video/{id}" \
+		-target "handwritten=http://127.0.0.1:$hand_port/api/video/{id}" \
+		-c "$conc" -n "$requests" -d "$duration" -rounds "$rounds" -warmup "$warmup" -ids "$ids"; then
+		echo "load run failed; server logs:" >&2
+		tail -n 20 "$work"/*.log >&2
+		exit 1
+	fi
+	echo "(throughput is relative to handwritten; target: wings ≥ 0.90x)"
+	cleanup_servers() {
+		local p
+		for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+		for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
+		pids=()
+	}
+	cleanup_servers
+fi
+
+if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
+	echo
+	echo "== micro-benchmarks (-benchtime $benchtime)"
+	pkgs=$($GO list -f '{{if .TestGoFiles}}{{.ImportPath}}{{end}}{{if .XTestGoFiles}} {{.ImportPath}}{{end}}' ./framework/... ./app/... |
+		xargs -n1 2>/dev/null | sort -u)
+	bench_pkgs=()
+	for p in $pkgs; do
+		dir=$($GO list -f '{{.Dir}}' "$p")
+		if grep -qs '^func Benchmark' "$dir"/*_test.go; then bench_pkgs+=("$p"); fi
+	done
+	timeout 300 $GO test -run '^$' -bench . -benchmem -benchtime "$benchtime" "${bench_pkgs[@]}"
+fi
