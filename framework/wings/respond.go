@@ -67,6 +67,10 @@ func JSONMeta(c echo.Context, data any, meta render.Meta) error {
 // Data answers with data already marshalled to JSON (what the response
 // cache stores): each request gets its own fields filter and callback.
 func Data(c echo.Context, data []byte, meta render.Meta) error {
+	if sink, ok := c.Get(keyDataSink).(DataSink); ok {
+		c.Set(keyDataSink, nil) // once: the cache renders through Data too
+		sink(data, meta)
+	}
 	fields, err := render.ParseFields(c.QueryParam("fields"))
 	if err != nil {
 		return apperr.BadParam("%s", err.Error())
@@ -88,6 +92,16 @@ func Data(c echo.Context, data []byte, meta render.Meta) error {
 	defer putBuf(bp, body)
 	return write(c, http.StatusOK, body)
 }
+
+const keyDataSink = "wings.datasink"
+
+// DataSink receives the data (before fields and callback) and meta of the
+// answer a handler makes through JSON or Data. It must copy data to keep it.
+type DataSink func(data []byte, meta render.Meta)
+
+// SetDataSink makes the next JSON/Data answer on c also go to sink; the
+// response cache uses it to capture what to store.
+func SetDataSink(c echo.Context, sink DataSink) { c.Set(keyDataSink, sink) }
 
 // write sends body as JSON, or wrapped in the request's callback.
 func write(c echo.Context, status int, body []byte) error {

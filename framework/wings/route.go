@@ -23,6 +23,42 @@ type Route struct {
 	Raw bool
 	// Middleware runs inside the framework's, closest to the handler.
 	Middleware []echo.MiddlewareFunc
+	// Cache opts the route into the response cache (framework/cache);
+	// routes.<name>.cache_ttl in config also turns it on or retunes it.
+	Cache *CacheOptions
+}
+
+// CacheOptions declare how a route's answers are cached. Only successful
+// answers made through JSON/Data are cached: their data bytes and meta,
+// never the JSONP text, so each hit gets its own callback and fields.
+type CacheOptions struct {
+	// TTL is how long an entry is fresh (served as HIT).
+	TTL time.Duration
+	// Grace is the stale-while-revalidate window after TTL: the entry is
+	// served as STALE while one background refresh runs.
+	Grace time.Duration
+	// StaleIfError is the window after TTL in which the entry is served as
+	// STALE when the handler fails with an upstream, timeout, unavailable or
+	// internal error.
+	StaleIfError time.Duration
+	// Private marks answers that depend on the caller: entries are keyed by
+	// the caller's permission scope (reqctx.Scope), and a request without a
+	// scope is never cached. Any request whose context carries a scope is
+	// keyed by it, declared Private or not.
+	Private bool
+	// Vary, when set, adds what it returns to the key (e.g. a header that
+	// changes the answer).
+	Vary func(c echo.Context) string
+}
+
+// UseRouteMiddleware registers a factory that Handle asks for middleware
+// for each route registered after it; the middleware runs closest to the
+// handler, after the route's own. A factory returns nil for routes it does
+// not apply to. The response cache installs itself this way.
+func (rt *Runtime) UseRouteMiddleware(f func(r *Route) echo.MiddlewareFunc) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.routeMWs = append(rt.routeMWs, f)
 }
 
 const keyRoute = "wings.route"
@@ -66,6 +102,11 @@ func (rt *Runtime) Handle(routes ...Route) {
 			middleware.Deadline(rt.EffectiveTimeout(r)),
 		}
 		mws = append(mws, r.Middleware...)
+		for _, f := range rt.routeMWs {
+			if mw := f(rp); mw != nil {
+				mws = append(mws, mw)
+			}
+		}
 		rt.echo.Add(r.Method, r.Path, r.Handler, mws...).Name = r.Name
 		rt.routes = append(rt.routes, r)
 	}
