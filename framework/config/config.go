@@ -21,8 +21,55 @@ type Config struct {
 	// Routes holds per-route settings keyed by route name.
 	Routes map[string]Route `mapstructure:"routes"`
 	Redis  Redis            `mapstructure:"redis"`
+	// Cache configures the response and data cache.
+	Cache Cache `mapstructure:"cache"`
+	// Admin configures the framework's admin endpoints.
+	Admin Admin `mapstructure:"admin"`
+	// ClickHouse configures the analytics store; empty Addr means none.
+	ClickHouse ClickHouse `mapstructure:"clickhouse"`
 	// Auth configures login and resource permission (framework/auth).
 	Auth Auth `mapstructure:"auth"`
+}
+
+// ClickHouse configures the shared ClickHouse connection pool (native
+// protocol). With no Addr there is no ClickHouse and the dashboards answer
+// 503 unless a precomputed payload exists.
+type ClickHouse struct {
+	Addr     string `mapstructure:"addr"`
+	Database string `mapstructure:"database"`
+	User     string `mapstructure:"user"`
+	// Password comes only from WINGS_CLICKHOUSE__PASSWORD.
+	Password    Secret        `mapstructure:"password"`
+	PoolSize    int           `mapstructure:"pool_size"`
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+	// QueryTimeout bounds every query from the client side.
+	QueryTimeout time.Duration `mapstructure:"query_timeout"`
+	// MaxExecutionTime is sent as the max_execution_time setting, so the
+	// server gives up too.
+	MaxExecutionTime time.Duration `mapstructure:"max_execution_time"`
+}
+
+// Cache configures the response and data cache (framework/cache): an
+// in-process L1 in front of Redis when redis.addr is set.
+type Cache struct {
+	// L1MaxEntries and L1MaxBytes bound the in-process level; the least
+	// recently used entries go first when either is reached.
+	L1MaxEntries int `mapstructure:"l1_max_entries"`
+	L1MaxBytes   int `mapstructure:"l1_max_bytes"`
+	// IgnoreParams are query parameters left out of response cache keys,
+	// besides callback, _callback, _, t and timestamp; a trailing * matches
+	// a prefix (utm_*).
+	IgnoreParams []string `mapstructure:"ignore_params"`
+	// LockTTL, when > 0, makes a miss take a short Redis lock (SET NX PX) so
+	// one instance of many computes the entry; 0 leaves it to each process.
+	LockTTL time.Duration `mapstructure:"lock_ttl"`
+}
+
+// Admin configures the framework's admin endpoints.
+type Admin struct {
+	// Token is the bearer token of /admin/*; only from WINGS_ADMIN__TOKEN.
+	// Unset, the admin endpoints refuse every call.
+	Token Secret `mapstructure:"token"`
 }
 
 // Redis configures the shared Redis client. With no Addr there is no Redis:
@@ -62,6 +109,9 @@ type Server struct {
 	// GzipMinBytes is the smallest body worth compressing.
 	GzipMinBytes int  `mapstructure:"gzip_min_bytes"`
 	CORS         CORS `mapstructure:"cors"`
+	// MaxInFlight sheds application requests beyond this many in flight
+	// across all routes with 503 unavailable; 0 means no limit.
+	MaxInFlight int `mapstructure:"max_in_flight"`
 }
 
 // CORS lists the origins allowed to call the API from a browser.
@@ -84,11 +134,52 @@ type Upstream struct {
 	// MaxIdleConns is the keep-alive pool size to this upstream.
 	MaxIdleConns int               `mapstructure:"max_idle_conns"`
 	Headers      map[string]string `mapstructure:"headers"`
+	// Retries is how many times a failed GET is retried (connection
+	// errors, 5xx, timeouts), never beyond the caller's remaining budget.
+	Retries int `mapstructure:"retries"`
+	// RetryBackoff is the base delay before the first retry; it doubles for
+	// each further retry, with full jitter.
+	RetryBackoff time.Duration `mapstructure:"retry_backoff"`
+	// Coalesce shares one in-flight GET among identical concurrent calls.
+	Coalesce bool    `mapstructure:"coalesce"`
+	Breaker  Breaker `mapstructure:"breaker"`
+}
+
+// Breaker configures an upstream's circuit breaker.
+type Breaker struct {
+	// FailureRatio opens the breaker when failures/requests within Interval
+	// reach it (after MinRequests); 0 disables the breaker.
+	FailureRatio float64 `mapstructure:"failure_ratio"`
+	MinRequests  int     `mapstructure:"min_requests"`
+	// Interval is the closed state's counting window.
+	Interval time.Duration `mapstructure:"interval"`
+	// OpenTimeout is how long the breaker fails fast before half-opening.
+	OpenTimeout time.Duration `mapstructure:"open_timeout"`
+	// HalfOpenRequests is how many probes pass while half-open; that many
+	// successes close the breaker, one failure opens it again.
+	HalfOpenRequests int `mapstructure:"half_open_requests"`
+}
+
+// RateLimit is a per-client token bucket.
+type RateLimit struct {
+	// RPS is the sustained requests per second per client IP; 0 disables.
+	RPS float64 `mapstructure:"rps"`
+	// Burst is the bucket size; 0 means max(1, RPS).
+	Burst int `mapstructure:"burst"`
 }
 
 // Route holds per-route overrides, keyed by the route's name.
 type Route struct {
 	Timeout time.Duration `mapstructure:"timeout"`
+	// MaxInFlight sheds this route's requests beyond this many in flight
+	// with 503 unavailable; 0 means no limit.
+	MaxInFlight int       `mapstructure:"max_in_flight"`
+	RateLimit   RateLimit `mapstructure:"rate_limit"`
+	// CacheTTL turns on (or retunes) the route's response cache; CacheGrace
+	// and CacheStaleIfError override the route's stale windows.
+	CacheTTL          time.Duration `mapstructure:"cache_ttl"`
+	CacheGrace        time.Duration `mapstructure:"cache_grace"`
+	CacheStaleIfError time.Duration `mapstructure:"cache_stale_if_error"`
 }
 
 // Validate checks every key and reports all problems at once, each naming
@@ -123,6 +214,9 @@ func (c *Config) Validate() error {
 	if c.Server.GzipMinBytes < 0 {
 		bad("server.gzip_min_bytes", "must be >= 0")
 	}
+	if c.Server.MaxInFlight < 0 {
+		bad("server.max_in_flight", "must be >= 0 (0: no limit)")
+	}
 	switch c.Log.Level {
 	case "trace", "debug", "info", "warn", "warning", "error":
 	default:
@@ -145,6 +239,28 @@ func (c *Config) Validate() error {
 		if u.MaxIdleConns <= 0 {
 			bad(key+".max_idle_conns", "must be > 0")
 		}
+		if u.Retries < 0 || u.Retries > 10 {
+			bad(key+".retries", "must be between 0 and 10, got %d", u.Retries)
+		}
+		if u.RetryBackoff < 0 || (u.Retries > 0 && u.RetryBackoff == 0) {
+			bad(key+".retry_backoff", "must be > 0 when retries > 0")
+		}
+		if b := u.Breaker; b.FailureRatio < 0 || b.FailureRatio > 1 {
+			bad(key+".breaker.failure_ratio", "must be between 0 (off) and 1, got %g", b.FailureRatio)
+		} else if b.FailureRatio > 0 {
+			if b.MinRequests <= 0 {
+				bad(key+".breaker.min_requests", "must be > 0")
+			}
+			if b.Interval <= 0 {
+				bad(key+".breaker.interval", "must be > 0")
+			}
+			if b.OpenTimeout <= 0 {
+				bad(key+".breaker.open_timeout", "must be > 0")
+			}
+			if b.HalfOpenRequests <= 0 {
+				bad(key+".breaker.half_open_requests", "must be > 0")
+			}
+		}
 	}
 	if c.Redis.Addr != "" {
 		if _, _, err := net.SplitHostPort(c.Redis.Addr); err != nil {
@@ -162,11 +278,51 @@ func (c *Config) Validate() error {
 			bad("redis.db", "must be >= 0")
 		}
 	}
+	if ch := c.ClickHouse; ch.Addr != "" {
+		if _, _, err := net.SplitHostPort(ch.Addr); err != nil {
+			bad("clickhouse.addr", "must be host:port, got %q", ch.Addr)
+		}
+		if ch.Database == "" {
+			bad("clickhouse.database", "must be set")
+		}
+		for k, d := range map[string]time.Duration{"clickhouse.dial_timeout": ch.DialTimeout, "clickhouse.query_timeout": ch.QueryTimeout, "clickhouse.max_execution_time": ch.MaxExecutionTime} {
+			if d <= 0 {
+				bad(k, "must be > 0")
+			}
+		}
+		if ch.PoolSize <= 0 {
+			bad("clickhouse.pool_size", "must be > 0")
+		}
+	}
 	c.validateAuth(bad)
 	for _, name := range sortedKeys(c.Routes) {
-		if c.Routes[name].Timeout < 0 {
+		r := c.Routes[name]
+		if r.Timeout < 0 {
 			bad("routes."+name+".timeout", "must be >= 0")
 		}
+		if r.MaxInFlight < 0 {
+			bad("routes."+name+".max_in_flight", "must be >= 0 (0: no limit)")
+		}
+		if r.RateLimit.RPS < 0 {
+			bad("routes."+name+".rate_limit.rps", "must be >= 0 (0: off)")
+		}
+		if r.RateLimit.Burst < 0 {
+			bad("routes."+name+".rate_limit.burst", "must be >= 0")
+		}
+		for _, k := range []string{"cache_ttl", "cache_grace", "cache_stale_if_error"} {
+			if d := map[string]time.Duration{"cache_ttl": r.CacheTTL, "cache_grace": r.CacheGrace, "cache_stale_if_error": r.CacheStaleIfError}[k]; d < 0 {
+				bad("routes."+name+"."+k, "must be >= 0")
+			}
+		}
+	}
+	if c.Cache.L1MaxEntries <= 0 {
+		bad("cache.l1_max_entries", "must be > 0")
+	}
+	if c.Cache.L1MaxBytes <= 0 {
+		bad("cache.l1_max_bytes", "must be > 0")
+	}
+	if c.Cache.LockTTL < 0 {
+		bad("cache.lock_ttl", "must be >= 0")
 	}
 	return errors.Join(errs...)
 }

@@ -25,6 +25,12 @@ type Registry struct {
 
 	UpstreamRequests *prometheus.CounterVec   // upstream, outcome
 	UpstreamDuration *prometheus.HistogramVec // upstream
+
+	UpstreamRetries   *prometheus.CounterVec // upstream
+	UpstreamCoalesced *prometheus.CounterVec // upstream
+	Degraded          *prometheus.CounterVec // route, source
+	Stale             *prometheus.CounterVec // route, source
+	Shed              *prometheus.CounterVec // route, reason
 }
 
 // LatencyBuckets cover 1 ms to 10 s, dense where BFF answers live.
@@ -68,7 +74,28 @@ func New(version, revision string) *Registry {
 		Namespace: Namespace, Name: "upstream_request_duration_seconds",
 		Help: "Upstream call latency, by upstream.", Buckets: LatencyBuckets,
 	}, []string{"upstream"})
-	reg.MustRegister(build, r.HTTPRequests, r.HTTPDuration, r.HTTPInFlight, r.UpstreamRequests, r.UpstreamDuration)
+	r.UpstreamRetries = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "upstream_retries_total",
+		Help: "Retries of failed idempotent upstream calls, by upstream.",
+	}, []string{"upstream"})
+	r.UpstreamCoalesced = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "upstream_coalesced_total",
+		Help: "Upstream GETs that shared an identical in-flight call instead of making their own, by upstream.",
+	}, []string{"upstream"})
+	r.Degraded = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "degraded_total",
+		Help: "Optional sources that failed and were answered empty, by route and source.",
+	}, []string{"route", "source"})
+	r.Stale = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "stale_total",
+		Help: "Stale-ok sources that failed and were answered from their last good value, by route and source.",
+	}, []string{"route", "source"})
+	r.Shed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "shed_total",
+		Help: "Requests refused before any work, by route and reason (route_in_flight, server_in_flight, rate_limit).",
+	}, []string{"route", "reason"})
+	reg.MustRegister(build, r.HTTPRequests, r.HTTPDuration, r.HTTPInFlight, r.UpstreamRequests, r.UpstreamDuration,
+		r.UpstreamRetries, r.UpstreamCoalesced, r.Degraded, r.Stale, r.Shed)
 	return r
 }
 

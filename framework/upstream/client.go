@@ -1,7 +1,9 @@
 // Package upstream is the base every dao uses to call an upstream team's
 // HTTP API: one resty client per named upstream, with its own timeout,
 // keep-alive pool and headers; JSON decoding; every failure classified into
-// an apperr kind; per-upstream metrics; the request id propagated.
+// an apperr kind; per-upstream metrics; the request id propagated; and the
+// resilience of each call: a timeout within the caller's budget, bounded
+// jittered retries, a circuit breaker and coalescing of identical GETs.
 package upstream
 
 import (
@@ -10,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"net/url"
@@ -17,7 +20,10 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/config"
@@ -35,17 +41,37 @@ const (
 	OutcomeNotFound  = "not_found"
 	OutcomeCanceled  = "canceled"
 	OutcomeError     = "error"
+	// OutcomeBreakerOpen is a call refused by the open circuit breaker
+	// without reaching the upstream.
+	OutcomeBreakerOpen = "breaker_open"
 )
 
 // RequestIDHeader carries the request id to upstreams.
 const RequestIDHeader = "X-Request-Id"
 
-// Client calls one named upstream.
+// ErrBreakerOpen is the cause of a call the circuit breaker refused.
+var ErrBreakerOpen = errors.New("circuit breaker open")
+
+// Breaker states as exported by wings_upstream_breaker_state.
+const (
+	BreakerClosed   = 0
+	BreakerHalfOpen = 1
+	BreakerOpen     = 2
+)
+
+// Client calls one named upstream. GETs are retried on connection errors,
+// 5xx and timeouts within the caller's budget, guarded by a circuit breaker,
+// and identical concurrent GETs share one call.
 type Client struct {
-	name    string
-	timeout time.Duration
-	rc      *resty.Client
-	m       *metrics.Registry
+	name     string
+	timeout  time.Duration
+	retries  int
+	backoff  time.Duration
+	coalesce bool
+	rc       *resty.Client
+	m        *metrics.Registry
+	cb       *gobreaker.TwoStepCircuitBreaker[struct{}] // nil when disabled
+	sf       singleflight.Group
 }
 
 // New returns a client for the upstream name configured by cfg.
@@ -57,14 +83,49 @@ func New(name string, cfg config.Upstream, m *metrics.Registry, log *logrus.Logg
 		MaxIdleConnsPerHost: cfg.MaxIdleConns,
 		IdleConnTimeout:     90 * time.Second,
 	}
+	entry := log.WithField("upstream", name)
 	rc := resty.New().
 		SetTransport(tr).
 		SetBaseURL(cfg.BaseURL).
 		SetTimeout(cfg.Timeout + time.Second). // backstop only; the context deadline rules
-		SetLogger(restyLogger{log.WithField("upstream", name)}).
+		SetLogger(restyLogger{entry}).
 		SetHeaders(cfg.Headers)
-	return &Client{name: name, timeout: cfg.Timeout, rc: rc, m: m}
+	c := &Client{
+		name: name, timeout: cfg.Timeout, rc: rc, m: m,
+		retries: cfg.Retries, backoff: cfg.RetryBackoff, coalesce: cfg.Coalesce,
+	}
+	if b := cfg.Breaker; b.FailureRatio > 0 {
+		c.cb = newBreaker(name, b, entry)
+		// One series per upstream: a collector with a constant label.
+		_ = m.Registerer().Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Namespace: metrics.Namespace, Name: "upstream_breaker_state",
+			Help:        "Circuit breaker state by upstream: 0 closed, 1 half-open, 2 open.",
+			ConstLabels: prometheus.Labels{"upstream": name},
+		}, func() float64 { return float64(c.BreakerState()) }))
+	}
+	return c
 }
+
+func newBreaker(name string, b config.Breaker, log *logrus.Entry) *gobreaker.TwoStepCircuitBreaker[struct{}] {
+	minReq := uint64(b.MinRequests)
+	return gobreaker.NewTwoStepCircuitBreaker[struct{}](gobreaker.Settings{
+		Name:        name,
+		MaxRequests: uint32(b.HalfOpenRequests),
+		Interval:    b.Interval,
+		Timeout:     b.OpenTimeout,
+		ReadyToTrip: func(n gobreaker.Counts) bool {
+			return uint64(n.Requests) >= minReq && float64(n.TotalFailures) >= b.FailureRatio*float64(n.Requests)
+		},
+		IsExcluded: func(err error) bool { return errors.Is(err, errNotCounted) },
+		OnStateChange: func(_ string, from, to gobreaker.State) {
+			log.WithFields(logrus.Fields{"from": from.String(), "to": to.String()}).Warn("circuit breaker state changed")
+		},
+	})
+}
+
+// errNotCounted marks attempts the breaker ignores: the caller gave up, or
+// the upstream rejected our request (4xx), which says nothing of its health.
+var errNotCounted = errors.New("not counted by the breaker")
 
 // Name returns the upstream's configured name.
 func (c *Client) Name() string { return c.name }
@@ -75,13 +136,143 @@ func (c *Client) Timeout() time.Duration { return c.timeout }
 // BaseURL returns the configured base URL.
 func (c *Client) BaseURL() string { return c.rc.BaseURL }
 
+// BreakerState returns BreakerClosed, BreakerHalfOpen or BreakerOpen
+// (BreakerClosed when the breaker is disabled).
+func (c *Client) BreakerState() int {
+	if c.cb == nil {
+		return BreakerClosed
+	}
+	switch c.cb.State() {
+	case gobreaker.StateHalfOpen:
+		return BreakerHalfOpen
+	case gobreaker.StateOpen:
+		return BreakerOpen
+	}
+	return BreakerClosed
+}
+
 // GetJSON calls GET path?query and decodes a 2xx JSON body into out. Errors
 // are *apperr.Error: KindUpstreamTimeout for deadlines, KindNotFound for a
-// 404, KindUpstream for everything else (refused, other non-2xx, bad JSON).
+// 404, KindUpstream for everything else (refused, other non-2xx, bad JSON,
+// an open circuit breaker).
+//
+// Each attempt gets min(upstreams.<name>.timeout, what is left of ctx's
+// deadline). Failed attempts (connection errors, 5xx, timeouts) are retried
+// up to upstreams.<name>.retries times after a jittered exponential backoff,
+// and only while at least half an attempt's timeout remains after it.
+// Identical concurrent calls (same path and query) share one request when
+// upstreams.<name>.coalesce is on; each caller decodes its own copy.
 func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, out any) error {
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	body, err := c.get(ctx, path, query)
+	if err != nil || out == nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber() // ids beyond 2^53 survive decoding into map[string]any
+	if err := dec.Decode(out); err != nil {
+		return apperr.Upstream(c.name, fmt.Errorf("GET %s: bad JSON: %w", path, err))
+	}
+	return nil
+}
+
+// get returns the body of a 2xx JSON answer, sharing the call with
+// identical concurrent ones. The shared call runs detached from the first
+// caller's cancellation (it keeps that caller's deadline), so one client
+// going away does not fail the others; every caller stops waiting at its
+// own deadline.
+func (c *Client) get(ctx context.Context, path string, query url.Values) ([]byte, error) {
+	if !c.coalesce {
+		return c.fetch(ctx, path, query)
+	}
+	key := path
+	if len(query) > 0 {
+		key += "?" + query.Encode()
+	}
+	led := false
+	ch := c.sf.DoChan(key, func() (any, error) {
+		led = true
+		sctx, cancel := c.sharedContext(ctx)
+		defer cancel()
+		return c.fetch(sctx, path, query)
+	})
+	select {
+	case r := <-ch:
+		if !led { // written before the result was sent
+			c.m.UpstreamCoalesced.WithLabelValues(c.name).Inc()
+		}
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.([]byte), nil
+	case <-ctx.Done():
+		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+			return nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, ctx.Err()))
+		}
+		return nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: canceled: %w", path, ctx.Err()))
+	}
+}
+
+// sharedContext keeps ctx's values and deadline but not its cancellation.
+// Without a deadline the call is bounded by its attempts' timeouts.
+func (c *Client) sharedContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	base := context.WithoutCancel(ctx)
+	if dl, ok := ctx.Deadline(); ok {
+		return context.WithDeadline(base, dl)
+	}
+	return context.WithTimeout(base, time.Duration(c.retries+1)*(c.timeout+c.backoff<<c.retries))
+}
+
+// fetch makes the call with retries.
+func (c *Client) fetch(ctx context.Context, path string, query url.Values) ([]byte, error) {
+	for attempt := 0; ; attempt++ {
+		body, retryable, err := c.attempt(ctx, path, query)
+		if err == nil || !retryable || attempt >= c.retries || ctx.Err() != nil {
+			return body, err
+		}
+		delay := c.backoffDelay(attempt)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl)-delay < c.timeout/2 {
+			return body, err // not enough budget left for a useful retry
+		}
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return body, err
+		case <-t.C:
+		}
+		c.m.UpstreamRetries.WithLabelValues(c.name).Inc()
+	}
+}
+
+// backoffDelay is base * 2^attempt, jittered to between half and all of it.
+func (c *Client) backoffDelay(attempt int) time.Duration {
+	d := c.backoff << attempt
+	if d <= 0 {
+		return 0
+	}
+	half := d / 2
+	return half + rand.N(d-half+1)
+}
+
+// attempt makes one request through the breaker and reports whether its
+// failure is worth retrying.
+func (c *Client) attempt(ctx context.Context, path string, query url.Values) ([]byte, bool, error) {
+	var done func(error)
+	if c.cb != nil {
+		d, err := c.cb.Allow()
+		if err != nil { // open, or half-open with its probes taken
+			c.m.UpstreamRequests.WithLabelValues(c.name, OutcomeBreakerOpen).Inc()
+			return nil, false, &apperr.Error{
+				Kind: apperr.KindUpstream, Upstream: c.name,
+				Message: "upstream " + c.name + " unavailable: circuit breaker open",
+				Err:     fmt.Errorf("GET %s: %w: %w", path, ErrBreakerOpen, err),
+			}
+		}
+		done = d
+	}
+	actx, cancel := context.WithTimeout(ctx, c.timeout) // min(timeout, what is left)
 	defer cancel()
-	req := c.rc.R().SetContext(ctx)
+	req := c.rc.R().SetContext(actx)
 	if len(query) > 0 {
 		req.SetQueryParamsFromValues(query)
 	}
@@ -91,41 +282,58 @@ func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, out
 	start := time.Now()
 	resp, err := req.Get(path)
 	c.m.UpstreamDuration.WithLabelValues(c.name).Observe(time.Since(start).Seconds())
-	outcome, err := c.classify(ctx, path, resp, err, out)
+	outcome, status, body, err := c.classify(actx, path, resp, err)
 	c.m.UpstreamRequests.WithLabelValues(c.name, outcome).Inc()
-	return err
+	var retryable bool
+	var breakerErr error
+	switch outcome {
+	case OutcomeOK, OutcomeNotFound:
+	case OutcomeCanceled:
+		breakerErr = errNotCounted
+	case OutcomeBadStatus:
+		retryable = status >= 500
+		breakerErr = errNotCounted
+		if retryable {
+			breakerErr = err
+		}
+	case OutcomeBadJSON:
+		breakerErr = err
+	default: // timeout, refused, connection errors
+		retryable, breakerErr = true, err
+	}
+	if done != nil {
+		done(breakerErr)
+	}
+	return body, retryable, err
 }
 
-func (c *Client) classify(ctx context.Context, path string, resp *resty.Response, err error, out any) (string, error) {
+func (c *Client) classify(ctx context.Context, path string, resp *resty.Response, err error) (outcome string, status int, body []byte, _ error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
-			return OutcomeCanceled, apperr.Upstream(c.name, fmt.Errorf("GET %s: canceled: %w", path, err))
+			return OutcomeCanceled, 0, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: canceled: %w", path, err))
 		case apperr.IsTimeout(err):
-			return OutcomeTimeout, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, err))
+			return OutcomeTimeout, 0, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, err))
 		case errors.Is(err, syscall.ECONNREFUSED):
-			return OutcomeRefused, apperr.Upstream(c.name, fmt.Errorf("GET %s: connection refused: %w", path, err))
+			return OutcomeRefused, 0, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: connection refused: %w", path, err))
 		default:
-			return OutcomeError, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, err))
+			return OutcomeError, 0, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, err))
 		}
 	}
-	status := resp.StatusCode()
+	status = resp.StatusCode()
 	switch {
 	case status == http.StatusNotFound:
 		e := apperr.NotFound("not found")
 		e.Upstream, e.Err = c.name, fmt.Errorf("GET %s: upstream %s answered 404", path, c.name)
-		return OutcomeNotFound, e
+		return OutcomeNotFound, status, nil, e
 	case status < 200 || status > 299:
-		return OutcomeBadStatus, apperr.Upstream(c.name, fmt.Errorf("GET %s: status %d", path, status))
+		return OutcomeBadStatus, status, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: status %d", path, status))
 	}
-	if out != nil {
-		dec := json.NewDecoder(bytes.NewReader(resp.Body()))
-		dec.UseNumber() // ids beyond 2^53 survive decoding into map[string]any
-		if err := dec.Decode(out); err != nil {
-			return OutcomeBadJSON, apperr.Upstream(c.name, fmt.Errorf("GET %s: bad JSON: %w", path, err))
-		}
+	body = resp.Body()
+	if !json.Valid(body) {
+		return OutcomeBadJSON, status, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: bad JSON: %d bytes that do not parse", path, len(body)))
 	}
-	return OutcomeOK, nil
+	return OutcomeOK, status, body, nil
 }
 
 // Schema reports that an upstream answered 2xx JSON that breaks its

@@ -32,6 +32,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
+	"github.com/wings-bff/wings/framework/chclient"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
@@ -66,7 +67,8 @@ type Runtime struct {
 	metrics   *metrics.Registry
 	echo      *echo.Echo
 	upstreams map[string]*upstream.Client
-	redis     *redis.Client // nil without redis.addr
+	redis     *redis.Client    // nil without redis.addr
+	ch        *chclient.Client // nil without clickhouse.addr
 
 	mu       sync.Mutex
 	routes   []Route
@@ -116,6 +118,15 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		})
 		rt.AddCheck(Check{Name: "redis", Fn: func(ctx context.Context) error { return rt.redis.Ping(ctx).Err() }})
 		rt.OnStop(func(context.Context) error { return rt.redis.Close() })
+	}
+	if cc := cfg.ClickHouse; cc.Addr != "" {
+		ch, err := chclient.New(cc)
+		if err != nil {
+			return nil, err
+		}
+		rt.ch = ch
+		rt.AddCheck(Check{Name: "clickhouse", Fn: ch.Ping})
+		rt.OnStop(func(context.Context) error { return ch.Close() })
 	}
 	rt.echo = rt.newEcho()
 	rt.AddCheck(Check{Name: "upstreams", Fn: rt.checkUpstreams})
@@ -182,6 +193,10 @@ func (rt *Runtime) Draining() bool { return rt.draining.Load() }
 // Redis returns the shared Redis client, or nil when redis.addr is empty.
 // Callers must treat Redis as optional and bound every call with a timeout.
 func (rt *Runtime) Redis() *redis.Client { return rt.redis }
+
+// ClickHouse returns the shared ClickHouse client, or nil when
+// clickhouse.addr is empty.
+func (rt *Runtime) ClickHouse() *chclient.Client { return rt.ch }
 
 // Upstream returns the client of a configured upstream.
 func (rt *Runtime) Upstream(name string) (*upstream.Client, error) {
