@@ -13,6 +13,8 @@ import (
 // the app's own.
 type Config struct {
 	config.Config `mapstructure:",squash"`
+	// Analytics configures the dashboards (app/analytics.go).
+	Analytics Analytics `mapstructure:"analytics"`
 }
 
 // Container holds the application's long-lived objects.

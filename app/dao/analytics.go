@@ -1,0 +1,288 @@
+package dao
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+
+	"github.com/wings-bff/wings/app/model"
+	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/chclient"
+)
+
+// ErrNoClickHouse is returned when clickhouse.addr is not configured.
+var ErrNoClickHouse = errors.New("clickhouse not configured")
+
+// AnalyticsDAO reads the dashboards' numbers from ClickHouse. Every method
+// runs one fixed SQL template: table names and expressions come from the
+// allow-lists below, values only as bound parameters.
+type AnalyticsDAO struct {
+	ch *chclient.Client // nil without ClickHouse
+	tz string
+}
+
+// NewAnalyticsDAO returns a dao over ch (which may be nil) that buckets
+// hours in the time zone tz.
+func NewAnalyticsDAO(ch *chclient.Client, tz string) *AnalyticsDAO {
+	return &AnalyticsDAO{ch: ch, tz: tz}
+}
+
+// Bucket is one aggregated time bucket.
+type Bucket struct {
+	Time     time.Time
+	PV       uint64
+	UV       uint64
+	ValueSum float64
+}
+
+// Filters are the optional dimension filters of an analysis.
+type Filters struct {
+	Event, Platform, Region string
+}
+
+// Table names the rollups; the router picks the smallest covering one.
+const (
+	TableLineHour     = "agg_line_hour"
+	TableLineDay      = "agg_line_day"
+	TablePlatformDay  = "agg_platform_day"
+	TableRegionDay    = "agg_region_day"
+	TableDimsDay      = "agg_dims_day"
+	TableEvents       = "events"
+	granularityHour   = "hour"
+	granularityDay    = "day"
+	uvStateExpr       = "uniqCombinedMerge(17)(uv)"
+	uvRawExpr         = "uniqCombined(17)(user_id)"
+	eventsColumnList  = "event_time, business_line, event, user_id, item, platform, region, value"
+	insertEventsQuery = "INSERT INTO events (" + eventsColumnList + ")"
+)
+
+// Route returns the smallest table that answers a query of granularity
+// ("hour" or "day") with the given filters. Event is in every key.
+func Route(granularity string, f Filters) string {
+	if granularity == granularityHour {
+		if f.Platform == "" && f.Region == "" {
+			return TableLineHour
+		}
+		return TableEvents // the raw sort key makes dimension filters cheap
+	}
+	switch {
+	case f.Platform != "" && f.Region != "":
+		return TableDimsDay
+	case f.Platform != "":
+		return TablePlatformDay
+	case f.Region != "":
+		return TableRegionDay
+	}
+	return TableLineDay
+}
+
+func (d *AnalyticsDAO) client() (*chclient.Client, error) {
+	if d.ch == nil {
+		return nil, apperr.Wrap(apperr.KindUnavailable, ErrNoClickHouse, "analytics store unavailable")
+	}
+	return d.ch, nil
+}
+
+// chErr classifies a ClickHouse failure: deadlines as timeouts, the rest as
+// an unavailable upstream.
+func chErr(err error) error {
+	return apperr.Upstream("clickhouse", err)
+}
+
+// Series returns per-bucket pv, uv (when withUV) and value sums of biz over
+// [from, to) from table, plus the range totals (UV merged over the range).
+func (d *AnalyticsDAO) Series(ctx context.Context, table, biz string, from, to time.Time, f Filters, withUV bool) ([]Bucket, Bucket, error) {
+	ch, err := d.client()
+	if err != nil {
+		return nil, Bucket{}, err
+	}
+	var sel, where string
+	args := []any{clickhouse.Named("biz", biz)}
+	uv := "toUInt64(0)"
+	switch table {
+	case TableLineHour:
+		if withUV {
+			uv = uvStateExpr
+		}
+		sel = "SELECT hour AS t, countMerge(pv) AS pv_n, " + uv + " AS uv_n, sumMerge(value_sum) AS value_total FROM " + TableLineHour
+		where = " WHERE business_line = @biz AND hour >= toDateTime(@from) AND hour < toDateTime(@to)"
+		args = append(args, clickhouse.Named("from", uint32(from.Unix())), clickhouse.Named("to", uint32(to.Unix())))
+	case TableLineDay, TablePlatformDay, TableRegionDay, TableDimsDay:
+		if withUV {
+			uv = uvStateExpr
+		}
+		sel = "SELECT toDateTime(day) AS t, countMerge(pv) AS pv_n, " + uv + " AS uv_n, sumMerge(value_sum) AS value_total FROM " + table
+		where = " WHERE business_line = @biz AND day >= toDate(@from) AND day < toDate(@to)"
+		args = append(args, clickhouse.Named("from", from.Format(time.DateOnly)), clickhouse.Named("to", to.Format(time.DateOnly)))
+	case TableEvents:
+		if withUV {
+			uv = uvRawExpr
+		}
+		sel = "SELECT toStartOfHour(event_time, @tz) AS t, count() AS pv_n, " + uv + " AS uv_n, sum(value) AS value_total FROM " + TableEvents
+		where = " WHERE business_line = @biz AND event_time >= toDateTime(@from) AND event_time < toDateTime(@to)"
+		args = append(args, clickhouse.Named("tz", d.tz), clickhouse.Named("from", uint32(from.Unix())), clickhouse.Named("to", uint32(to.Unix())))
+	default:
+		return nil, Bucket{}, fmt.Errorf("analytics: unknown table %q", table)
+	}
+	if f.Event != "" {
+		where += " AND event = @event"
+		args = append(args, clickhouse.Named("event", f.Event))
+	}
+	if f.Platform != "" {
+		where += " AND platform = @platform"
+		args = append(args, clickhouse.Named("platform", f.Platform))
+	}
+	if f.Region != "" {
+		where += " AND region = @region"
+		args = append(args, clickhouse.Named("region", f.Region))
+	}
+	query := sel + where + " GROUP BY t ORDER BY t WITH TOTALS"
+	return d.series(ctx, ch, query, args)
+}
+
+func (d *AnalyticsDAO) series(ctx context.Context, ch *chclient.Client, query string, args []any) ([]Bucket, Bucket, error) {
+	ctx, cancel := ch.Bound(ctx)
+	defer cancel()
+	rows, err := ch.Conn().Query(ctx, query, args...)
+	if err != nil {
+		return nil, Bucket{}, chErr(err)
+	}
+	defer rows.Close()
+	var out []Bucket
+	for rows.Next() {
+		var b Bucket
+		if err := rows.Scan(&b.Time, &b.PV, &b.UV, &b.ValueSum); err != nil {
+			return nil, Bucket{}, chErr(err)
+		}
+		out = append(out, b)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, Bucket{}, chErr(err)
+	}
+	var tot Bucket
+	if len(out) > 0 {
+		if err := rows.Totals(&tot.Time, &tot.PV, &tot.UV, &tot.ValueSum); err != nil {
+			return nil, Bucket{}, chErr(err)
+		}
+	}
+	return out, tot, nil
+}
+
+// Ranking returns the top limit items of biz by pv of event on day.
+func (d *AnalyticsDAO) Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.RankItem, error) {
+	ch, err := d.client()
+	if err != nil {
+		return nil, err
+	}
+	var rows []struct {
+		Item  string `ch:"item"`
+		Views uint64 `ch:"views"`
+	}
+	const q = `SELECT item, sum(pv) AS views FROM agg_item_day
+WHERE business_line = @biz AND event = @event AND day = toDate(@day)
+GROUP BY item ORDER BY views DESC, item ASC LIMIT @limit`
+	err = ch.Select(ctx, &rows, q, clickhouse.Named("biz", biz), clickhouse.Named("event", event),
+		clickhouse.Named("day", day.Format(time.DateOnly)), clickhouse.Named("limit", limit))
+	if err != nil {
+		return nil, chErr(err)
+	}
+	out := make([]model.RankItem, len(rows))
+	for i, r := range rows {
+		out[i] = model.RankItem{Rank: i + 1, Item: r.Item, PV: r.Views}
+	}
+	return out, nil
+}
+
+// funnelConds are the windowFunnel conditions for 1..4 steps; the step
+// names are bound parameters.
+var funnelConds = []string{"event = @s0", "event = @s1", "event = @s2", "event = @s3"}
+
+// Funnel returns, for each step, the users of biz who reached it in order
+// within window seconds, among events in [from, to).
+func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, error) {
+	ch, err := d.client()
+	if err != nil {
+		return nil, err
+	}
+	if len(steps) < 1 || len(steps) > len(funnelConds) {
+		return nil, fmt.Errorf("analytics: %d funnel steps", len(steps))
+	}
+	set := make([]any, len(steps))
+	args := []any{
+		clickhouse.Named("biz", biz), clickhouse.Named("window", window),
+		clickhouse.Named("from", uint32(from.Unix())), clickhouse.Named("to", uint32(to.Unix())),
+	}
+	for i, s := range steps {
+		set[i] = s
+		args = append(args, clickhouse.Named(fmt.Sprintf("s%d", i), s))
+	}
+	args = append(args, clickhouse.Named("steps", clickhouse.GroupSet{Value: set}))
+	q := `SELECT level, count() AS users FROM (
+  SELECT user_id, windowFunnel(@window)(event_time, ` + strings.Join(funnelConds[:len(steps)], ", ") + `) AS level
+  FROM events
+  WHERE business_line = @biz AND event IN @steps AND event_time >= toDateTime(@from) AND event_time < toDateTime(@to)
+  GROUP BY user_id
+) WHERE level > 0 GROUP BY level`
+	var rows []struct {
+		Level uint8  `ch:"level"`
+		Users uint64 `ch:"users"`
+	}
+	if err := ch.Select(ctx, &rows, q, args...); err != nil {
+		return nil, chErr(err)
+	}
+	out := make([]uint64, len(steps))
+	for _, r := range rows {
+		for k := 0; k < int(r.Level) && k < len(out); k++ {
+			out[k] += r.Users
+		}
+	}
+	return out, nil
+}
+
+// InsertEvents writes one batch (ideally inside one day partition) with an
+// explicit column list, column by column.
+func (d *AnalyticsDAO) InsertEvents(ctx context.Context, c *model.EventColumns) error {
+	ch, err := d.client()
+	if err != nil {
+		return err
+	}
+	if c.Len() == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	batch, err := ch.Conn().PrepareBatch(ctx, insertEventsQuery)
+	if err != nil {
+		return chErr(err)
+	}
+	cols := []any{c.Time, c.Line, c.Event, c.User, c.Item, c.Platform, c.Region, c.Value}
+	for i, col := range cols {
+		if err := batch.Column(i).Append(col); err != nil {
+			_ = batch.Abort()
+			return chErr(err)
+		}
+	}
+	if err := batch.Send(); err != nil {
+		return chErr(err)
+	}
+	return nil
+}
+
+// Count returns the number of raw events (for seeding decisions).
+func (d *AnalyticsDAO) Count(ctx context.Context) (uint64, error) {
+	ch, err := d.client()
+	if err != nil {
+		return 0, err
+	}
+	var n uint64
+	ctx, cancel := ch.Bound(ctx)
+	defer cancel()
+	if err := ch.Conn().QueryRow(ctx, "SELECT count() FROM events").Scan(&n); err != nil {
+		return 0, chErr(err)
+	}
+	return n, nil
+}

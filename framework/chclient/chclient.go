@@ -1,0 +1,90 @@
+// Package chclient builds the shared ClickHouse connection (clickhouse-go v2,
+// native protocol) from config and bounds every query with a client-side
+// deadline and the server-side max_execution_time setting.
+package chclient
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/wings-bff/wings/framework/config"
+)
+
+// Client is a ClickHouse connection pool plus the query bounds from config.
+type Client struct {
+	conn     driver.Conn
+	database string
+	timeout  time.Duration
+	maxExec  time.Duration
+}
+
+// New opens a pool to cfg.Addr. Opening does not dial; Ping does.
+func New(cfg config.ClickHouse) (*Client, error) {
+	conn, err := clickhouse.Open(&clickhouse.Options{
+		Protocol: clickhouse.Native,
+		Addr:     []string{cfg.Addr},
+		Auth: clickhouse.Auth{
+			Database: cfg.Database,
+			Username: cfg.User,
+			Password: cfg.Password.Reveal(),
+		},
+		DialTimeout:     cfg.DialTimeout,
+		MaxOpenConns:    cfg.PoolSize,
+		MaxIdleConns:    cfg.PoolSize,
+		ConnMaxLifetime: time.Hour,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("clickhouse.addr %s: %w", cfg.Addr, err)
+	}
+	return &Client{conn: conn, database: cfg.Database, timeout: cfg.QueryTimeout, maxExec: cfg.MaxExecutionTime}, nil
+}
+
+// Conn returns the underlying driver connection, for batch inserts and
+// tools. Request-path code should use Query, which applies the bounds.
+func (c *Client) Conn() driver.Conn { return c.conn }
+
+// Database returns the configured database name.
+func (c *Client) Database() string { return c.database }
+
+// Timeout returns the client-side bound of one query.
+func (c *Client) Timeout() time.Duration { return c.timeout }
+
+// Bound returns ctx limited by the query timeout and carrying the
+// max_execution_time setting; call cancel when done with the rows.
+func (c *Client) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	secs := int(c.maxExec / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": secs})), cancel
+}
+
+// Select runs a bounded query and scans all rows into dest (a pointer to a
+// slice of structs tagged `ch:"col"`).
+func (c *Client) Select(ctx context.Context, dest any, query string, args ...any) error {
+	ctx, cancel := c.Bound(ctx)
+	defer cancel()
+	return c.conn.Select(ctx, dest, query, args...)
+}
+
+// Exec runs a bounded statement.
+func (c *Client) Exec(ctx context.Context, query string, args ...any) error {
+	ctx, cancel := c.Bound(ctx)
+	defer cancel()
+	return c.conn.Exec(ctx, query, args...)
+}
+
+// Ping checks that the server answers.
+func (c *Client) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	defer cancel()
+	return c.conn.Ping(ctx)
+}
+
+// Close closes the pool.
+func (c *Client) Close() error { return c.conn.Close() }
