@@ -120,6 +120,13 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
 			bad("auth.jsonp_referer_allowlist", "entry %d must be an origin like https://dash.example.com, got %q", i, o)
 		}
 	}
+	if c.Server.CORS.AllowCredentials {
+		for _, o := range c.Server.CORS.AllowOrigins {
+			if o == "*" || strings.Contains(o, "*") {
+				bad("server.cors.allow_origins", "%q cannot be used with allow_credentials: list each origin", o)
+			}
+		}
+	}
 	tokens := map[string]string{}
 	ids := make([]string, 0, len(a.Static.Users))
 	for id := range a.Static.Users {

@@ -106,7 +106,7 @@ func SetDataSink(c echo.Context, sink DataSink) { c.Set(keyDataSink, sink) }
 // write sends body as JSON, or wrapped in the request's callback.
 func write(c echo.Context, status int, body []byte) error {
 	h := c.Response().Header()
-	if cb := Callback(c); cb != "" && render.ValidCallback(cb) {
+	if cb := Callback(c); cb != "" && render.ValidCallback(cb) && c.Get(keyNoJSONP) == nil {
 		h.Set(echo.HeaderContentType, "application/javascript; charset=utf-8")
 		h.Set("X-Content-Type-Options", "nosniff")
 		bp := getBuf()

@@ -23,6 +23,10 @@ type Route struct {
 	Raw bool
 	// Middleware runs inside the framework's, closest to the handler.
 	Middleware []echo.MiddlewareFunc
+	// Auth is the resource the route requires: a template over its path
+	// parameters ("bizline:{biz}") or auth.LoginOnly. Non-empty means a
+	// login is required (401 without one, 403 without the permission).
+	Auth string
 	// Cache opts the route into the response cache (framework/cache);
 	// routes.<name>.cache_ttl in config also turns it on or retunes it.
 	Cache *CacheOptions
@@ -101,6 +105,7 @@ func (rt *Runtime) Handle(routes ...Route) {
 			},
 			middleware.Deadline(rt.EffectiveTimeout(r)),
 		}
+		mws = append(mws, rt.authMiddleware(rp)...)
 		mws = append(mws, r.Middleware...)
 		for _, f := range rt.routeMWs {
 			if mw := f(rp); mw != nil {

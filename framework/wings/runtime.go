@@ -32,6 +32,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
 
+	"github.com/wings-bff/wings/framework/auth"
 	"github.com/wings-bff/wings/framework/chclient"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/logging"
@@ -52,6 +53,10 @@ type Options struct {
 	Build BuildInfo
 	// LogOutput defaults to os.Stderr.
 	LogOutput io.Writer
+	// Identity and Permission, when set, replace the configured auth
+	// providers (framework/auth: how to write another provider).
+	Identity   auth.IdentityProvider
+	Permission auth.PermissionProvider
 }
 
 // Hook runs at start or stop. Stop hooks run in reverse order of
@@ -71,6 +76,7 @@ type Runtime struct {
 	ch        *chclient.Client // nil without clickhouse.addr
 
 	mu       sync.Mutex
+	auth     authState // login and permission; see auth.go
 	routes   []Route
 	checks   []Check
 	onStart  []Hook
@@ -128,6 +134,11 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		rt.AddCheck(Check{Name: "clickhouse", Fn: ch.Ping})
 		rt.OnStop(func(context.Context) error { return ch.Close() })
 	}
+	a, err := auth.New(cfg.Auth, cfg.Env, auth.Options{Identity: opts.Identity, Permission: opts.Permission, Log: log})
+	if err != nil {
+		return nil, err
+	}
+	rt.auth.a = a
 	rt.echo = rt.newEcho()
 	rt.AddCheck(Check{Name: "upstreams", Fn: rt.checkUpstreams})
 	return rt, nil
@@ -146,7 +157,7 @@ func (rt *Runtime) newEcho() *echo.Echo {
 	)
 	if cors := rt.cfg.Server.CORS; len(cors.AllowOrigins) > 0 {
 		e.Use(echomw.CORSWithConfig(echomw.CORSConfig{
-			AllowOrigins:     cors.AllowOrigins,
+			AllowOriginFunc:  corsOriginAllowed(cors.AllowOrigins, cors.AllowCredentials), // exact origins only
 			AllowCredentials: cors.AllowCredentials,
 			MaxAge:           cors.MaxAge,
 			AllowHeaders:     []string{echo.HeaderContentType, echo.HeaderAuthorization, echo.HeaderXRequestID},
@@ -232,6 +243,9 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) { rt.echo.S
 // it closes and in-flight requests get up to server.shutdown_timeout to
 // finish; finally stop hooks close clients.
 func (rt *Runtime) Run(ctx context.Context) error {
+	if err := rt.routeAuthErr(); err != nil {
+		return err
+	}
 	for _, h := range rt.onStart {
 		if err := h(ctx); err != nil {
 			return fmt.Errorf("start: %w", err)
