@@ -37,6 +37,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newMockUpstreamCmd(), newVersionCmd())
+	root.AddCommand(newMockSSOCmd())
 	root.AddCommand(newMigrateCmd(), newSeedEventsCmd(), newIngestSimCmd())
 	return root
 }
