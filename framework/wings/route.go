@@ -74,6 +74,10 @@ func RouteOf(c echo.Context) *Route {
 	return r
 }
 
+// SetRoute marks c as served by r, for contexts made outside Handle (the
+// response cache runs handlers on its own contexts).
+func SetRoute(c echo.Context, r *Route) { c.Set(keyRoute, r) }
+
 // EffectiveTimeout is the deadline in force for r: config, then code, then
 // the server default.
 func (rt *Runtime) EffectiveTimeout(r Route) time.Duration {
@@ -103,6 +107,7 @@ func (rt *Runtime) Handle(routes ...Route) {
 					return next(c)
 				}
 			},
+			rt.resilienceMiddleware(rp),
 			middleware.Deadline(rt.EffectiveTimeout(r)),
 		}
 		mws = append(mws, rt.authMiddleware(rp)...)

@@ -76,7 +76,8 @@ type Runtime struct {
 	ch        *chclient.Client // nil without clickhouse.addr
 
 	mu       sync.Mutex
-	auth     authState // login and permission; see auth.go
+	resil    resilience // load shedding and the stale store; see resilience.go
+	auth     authState  // login and permission; see auth.go
 	routes   []Route
 	checks   []Check
 	onStart  []Hook
