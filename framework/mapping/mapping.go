@@ -16,9 +16,9 @@
 package mapping
 
 import (
+	"encoding/json"
 	"fmt"
 	"reflect"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -36,15 +36,24 @@ type Mapper[T any] struct {
 	hook   mapstructure.DecodeHookFunc
 }
 
+// modelKey is one field T can hold: its json name, and where it is when T
+// is a struct whose field can be set without mapstructure.
+type modelKey struct {
+	name  string
+	index int          // field index in T; -1 when T is not a struct
+	kind  reflect.Kind // the field's kind; Invalid when not fast-settable
+}
+
 // modelKeys lists T's json field names, so Map copies only what T can hold.
-func modelKeys(t reflect.Type) []string {
+func modelKeys(t reflect.Type) []modelKey {
+	direct := t.Kind() == reflect.Struct
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
 	if t.Kind() != reflect.Struct {
 		return nil
 	}
-	var keys []string
+	var keys []modelKey
 	for i := 0; i < t.NumField(); i++ {
 		f := t.Field(i)
 		name, _, _ := strings.Cut(f.Tag.Get("json"), ",")
@@ -54,7 +63,15 @@ func modelKeys(t reflect.Type) []string {
 		if name == "" {
 			name = f.Name
 		}
-		keys = append(keys, name)
+		k := modelKey{name: name, index: -1}
+		if direct && !f.Anonymous {
+			k.index = i
+			switch f.Type.Kind() {
+			case reflect.String, reflect.Int, reflect.Int64:
+				k.kind = f.Type.Kind()
+			}
+		}
+		keys = append(keys, k)
 	}
 	return keys
 }
@@ -62,6 +79,10 @@ func modelKeys(t reflect.Type) []string {
 type field struct {
 	dst  string
 	path []string
+	// index and kind allow setting the field directly for the common
+	// conversions; kind is Invalid when only mapstructure may set it.
+	index int
+	kind  reflect.Kind
 }
 
 // New returns a mapper for the given field map. Model fields that are not
@@ -74,23 +95,43 @@ func New[T any](fields Fields) *Mapper[T] {
 		NumberToString(),
 	)}
 	for _, key := range modelKeys(reflect.TypeOf((*T)(nil)).Elem()) {
-		src, ok := fields[key]
+		src, ok := fields[key.name]
 		if !ok {
-			src = key // same name upstream
+			src = key.name // same name upstream
 		}
-		m.fields = append(m.fields, field{dst: key, path: strings.Split(src, ".")})
+		m.fields = append(m.fields, field{dst: key.name, path: strings.Split(src, "."), index: key.index, kind: key.kind})
 	}
 	return m
 }
 
-// Map converts one upstream object.
+// Map converts one upstream object. Strings and integers that need at most
+// the usual conversions are set directly (the hot path: no mapstructure
+// decoder, no intermediate map); every other value goes through
+// mapstructure with the decode hooks, with the same result and errors.
 func (m *Mapper[T]) Map(src map[string]any) (T, error) {
 	var out T
-	renamed := make(map[string]any, len(m.fields))
+	var renamed map[string]any
+	var rv reflect.Value
 	for _, f := range m.fields {
-		if v, ok := lookup(src, f.path); ok {
-			renamed[f.dst] = v
+		v, ok := lookup(src, f.path)
+		if !ok {
+			continue
 		}
+		if f.kind != reflect.Invalid {
+			if !rv.IsValid() {
+				rv = reflect.ValueOf(&out).Elem()
+			}
+			if setFast(rv.Field(f.index), f.kind, v) {
+				continue
+			}
+		}
+		if renamed == nil {
+			renamed = make(map[string]any, len(m.fields))
+		}
+		renamed[f.dst] = v
+	}
+	if renamed == nil {
+		return out, nil
 	}
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{
 		Result:     &out,
@@ -125,6 +166,58 @@ func (m *Mapper[T]) MapSlice(src []any) ([]T, error) {
 	return out, nil
 }
 
+// setFast sets dst (of kind String, Int or Int64) from v exactly as
+// mapstructure with the package's hooks would, and reports whether it
+// could; on false dst is untouched and v needs mapstructure (which then
+// also produces the error, if any).
+func setFast(dst reflect.Value, kind reflect.Kind, v any) bool {
+	if kind == reflect.String {
+		switch x := v.(type) {
+		case string:
+			dst.SetString(x)
+		case json.Number:
+			dst.SetString(string(x))
+		case float64:
+			dst.SetString(strconv.FormatFloat(x, 'f', -1, 64))
+		case int64:
+			dst.SetString(strconv.FormatInt(x, 10))
+		case int:
+			dst.SetString(strconv.Itoa(x))
+		default:
+			return false
+		}
+		return true
+	}
+	switch x := v.(type) {
+	case string:
+		return setIntString(dst, x)
+	case json.Number:
+		return setIntString(dst, string(x))
+	case int64:
+		dst.SetInt(x)
+	case int:
+		dst.SetInt(int64(x))
+	case float64:
+		dst.SetInt(int64(x)) // mapstructure truncates floats into integers
+	default:
+		return false
+	}
+	return true
+}
+
+// setIntString applies DurationToSeconds, then StringToNumber.
+func setIntString(dst reflect.Value, s string) bool {
+	if secs, ok := ParseHMS(s); ok {
+		dst.SetInt(secs)
+		return true
+	}
+	if n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64); err == nil {
+		dst.SetInt(n)
+		return true
+	}
+	return false
+}
+
 func lookup(m map[string]any, path []string) (any, bool) {
 	var cur any = m
 	for _, seg := range path {
@@ -139,24 +232,49 @@ func lookup(m map[string]any, path []string) (any, bool) {
 	return cur, true
 }
 
-var hmsRE = regexp.MustCompile(`^(?:(\d+):)?(\d{1,2}):(\d{2})$`)
-
-// ParseHMS parses "HH:MM:SS" or "MM:SS" into seconds.
+// ParseHMS parses "HH:MM:SS" or "MM:SS" into seconds: the whole of s must
+// match ^(?:(\d+):)?(\d{1,2}):(\d{2})$ (ASCII digits), minutes and seconds
+// at most 59 (minutes are unbounded without hours: "75:00" is 4500).
 func ParseHMS(s string) (int64, bool) {
-	m := hmsRE.FindStringSubmatch(s)
-	if m == nil {
+	first, last := strings.IndexByte(s, ':'), strings.LastIndexByte(s, ':')
+	if first < 0 {
+		return 0, false
+	}
+	hasHours := first != last
+	hours, mins := "", s[:first]
+	if hasHours {
+		hours, mins = s[:first], s[first+1:last]
+		if !digits(hours, 1, -1) {
+			return 0, false
+		}
+	}
+	secs := s[last+1:]
+	if !digits(mins, 1, 2) || !digits(secs, 2, 2) {
 		return 0, false
 	}
 	var h int64
-	if m[1] != "" {
-		h, _ = strconv.ParseInt(m[1], 10, 64)
+	if hasHours {
+		h, _ = strconv.ParseInt(hours, 10, 64)
 	}
-	mi, _ := strconv.ParseInt(m[2], 10, 64)
-	se, _ := strconv.ParseInt(m[3], 10, 64)
-	if mi > 59 && m[1] != "" || se > 59 {
+	mi, _ := strconv.ParseInt(mins, 10, 64)
+	se, _ := strconv.ParseInt(secs, 10, 64)
+	if mi > 59 && hasHours || se > 59 {
 		return 0, false
 	}
 	return h*3600 + mi*60 + se, true
+}
+
+// digits reports whether s is min to max ASCII digits (max < 0: no bound).
+func digits(s string, min, max int) bool {
+	if len(s) < min || max >= 0 && len(s) > max {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 func isInt(k reflect.Kind) bool {
@@ -229,6 +347,20 @@ func Int(src map[string]any, path string) (int64, error) {
 	v, ok := lookup(src, strings.Split(path, "."))
 	if !ok {
 		return 0, fmt.Errorf("mapping: %s: missing", path)
+	}
+	switch x := v.(type) { // the common cases, as the decoder below would
+	case json.Number:
+		if n, err := strconv.ParseInt(strings.TrimSpace(string(x)), 10, 64); err == nil {
+			return n, nil
+		}
+	case string:
+		if n, err := strconv.ParseInt(strings.TrimSpace(x), 10, 64); err == nil {
+			return n, nil
+		}
+	case int64:
+		return x, nil
+	case float64:
+		return int64(x), nil
 	}
 	var out int64
 	dec, err := mapstructure.NewDecoder(&mapstructure.DecoderConfig{Result: &out, DecodeHook: StringToNumber()})
