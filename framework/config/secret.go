@@ -39,6 +39,10 @@ func secretPaths(t reflect.Type) []string {
 		for t.Kind() == reflect.Pointer {
 			t = t.Elem()
 		}
+		if t == secretType { // a map or slice of secrets
+			out = append(out, prefix)
+			return
+		}
 		switch t.Kind() {
 		case reflect.Map:
 			walk(t.Elem(), join(prefix, "*"), depth+1)

@@ -45,6 +45,7 @@ func ParseFields(s string) (Fields, error) {
 		}
 		node := root
 		for i, seg := range segs {
+			seg = strings.TrimSpace(seg) // "album. title" is album.title
 			if seg == "" {
 				return nil, fmt.Errorf("fields: %q has an empty segment", path)
 			}
@@ -97,6 +98,13 @@ func filterValue(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 	if i >= len(src) {
 		return nil, 0, errSyntax
 	}
+	if f == nil { // selected whole
+		end, err := skipValue(src, i)
+		if err != nil {
+			return nil, 0, err
+		}
+		return append(dst, src[i:end]...), end, nil
+	}
 	switch src[i] {
 	case '{':
 		return filterObject(dst, src, i, f)
@@ -113,19 +121,12 @@ func filterValue(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 
 func filterObject(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 	dst = append(dst, '{')
-	i++ // '{'
+	i = skipWS(src, i+1) // after '{'
+	if i < len(src) && src[i] == '}' {
+		return append(dst, '}'), i + 1, nil
+	}
 	first := true
 	for {
-		i = skipWS(src, i)
-		if i >= len(src) {
-			return nil, 0, errSyntax
-		}
-		if src[i] == '}' {
-			return append(dst, '}'), i + 1, nil
-		}
-		if src[i] == ',' && !first {
-			i = skipWS(src, i+1)
-		}
 		if i >= len(src) || src[i] != '"' {
 			return nil, 0, errSyntax
 		}
@@ -163,11 +164,11 @@ func filterObject(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 		}
 		i = skipWS(src, i)
 		if i < len(src) && src[i] == ',' {
-			i++
+			i = skipWS(src, i+1) // a key must follow
 			continue
 		}
 		if i < len(src) && src[i] == '}' {
-			continue
+			return append(dst, '}'), i + 1, nil
 		}
 		return nil, 0, errSyntax
 	}
