@@ -125,6 +125,14 @@ func AccessLog(log *logrus.Logger) echo.MiddlewareFunc {
 			if err := next(c); err != nil {
 				c.Error(err)
 			}
+			level := logrus.InfoLevel
+			cause, failed := c.Get(KeyErrorCause).(error)
+			if failed {
+				level = logrus.ErrorLevel
+			}
+			if !log.IsLevelEnabled(level) {
+				return nil // the line would be dropped: do not build it
+			}
 			res := c.Response()
 			fields := logrus.Fields{
 				"request_id": id,
@@ -140,10 +148,8 @@ func AccessLog(log *logrus.Logger) echo.MiddlewareFunc {
 			if uid := logging.UserID(c.Request().Context()); uid != "" {
 				fields["user_id"] = uid
 			}
-			level := logrus.InfoLevel
-			if cause, ok := c.Get(KeyErrorCause).(error); ok {
+			if failed {
 				fields["error"] = cause.Error()
-				level = logrus.ErrorLevel
 			}
 			log.WithFields(fields).Log(level, "request")
 			return nil
