@@ -11,12 +11,13 @@ import (
 
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/render"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
 // VideoDetailer is what VideoController needs from the video service.
 type VideoDetailer interface {
-	Detail(ctx context.Context, id int64) (*model.Video, error)
+	Detail(ctx context.Context, id int64) (*model.Video, render.Meta, error)
 }
 
 // VideoController serves /api/video.
@@ -31,11 +32,11 @@ func (ctl *VideoController) Get(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	v, err := ctl.svc.Detail(c.Request().Context(), id)
+	v, meta, err := ctl.svc.Detail(c.Request().Context(), id)
 	if err != nil {
 		return err
 	}
-	return wings.JSON(c, v)
+	return wings.JSONMeta(c, v, meta)
 }
 
 // PositiveID parses a path id, or returns a bad_param error naming it.

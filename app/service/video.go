@@ -9,6 +9,7 @@ import (
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/fanout"
+	"github.com/wings-bff/wings/framework/render"
 )
 
 // VideoSource is what VideoService needs from team A.
@@ -53,8 +54,10 @@ type videoWithAlbum struct {
 }
 
 // Detail calls team A and team C concurrently, then team B with A's album
-// id, and composes the video.
-func (s *VideoService) Detail(ctx context.Context, id int64) (*model.Video, error) {
+// id, and composes the video. Video and album are required: their failure
+// is the answer's. Stars are optional: when team C fails or is slow the
+// video comes with no stars and meta lists "stars" as degraded.
+func (s *VideoService) Detail(ctx context.Context, id int64) (*model.Video, render.Meta, error) {
 	g := fanout.New(ctx)
 	video := fanout.Go(g, "video", func(ctx context.Context) (videoWithAlbum, error) {
 		raw, err := s.videos.VideoInfo(ctx, id)
@@ -77,7 +80,7 @@ func (s *VideoService) Detail(ctx context.Context, id int64) (*model.Video, erro
 			return nil, apperr.Upstream("star", err)
 		}
 		return list, nil
-	})
+	}, fanout.Optional())
 	album := fanout.Then(g, "album", video, func(ctx context.Context, v videoWithAlbum) (model.Album, error) {
 		raw, err := s.albums.Album(ctx, v.albumID)
 		if err != nil {
@@ -90,7 +93,7 @@ func (s *VideoService) Detail(ctx context.Context, id int64) (*model.Video, erro
 		return a, nil
 	})
 	if err := g.Wait(); err != nil {
-		return nil, err
+		return nil, render.Meta{}, err
 	}
 	out := video.Value().video
 	a := album.Value()
@@ -99,5 +102,5 @@ func (s *VideoService) Detail(ctx context.Context, id int64) (*model.Video, erro
 	if out.Stars == nil {
 		out.Stars = []model.Star{}
 	}
-	return &out, nil
+	return &out, render.Meta{Degraded: g.Degraded(), Stale: g.Stale()}, nil
 }
