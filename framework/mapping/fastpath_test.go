@@ -3,6 +3,7 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"regexp"
 	"strconv"
@@ -21,7 +22,10 @@ func parseHMSReference(s string) (int64, bool) {
 	}
 	var h int64
 	if m[1] != "" {
-		h, _ = strconv.ParseInt(m[1], 10, 64)
+		var err error
+		if h, err = strconv.ParseInt(m[1], 10, 64); err != nil || h > math.MaxInt64/3600-1 {
+			return 0, false // seconds would overflow int64
+		}
 	}
 	mi, _ := strconv.ParseInt(m[2], 10, 64)
 	se, _ := strconv.ParseInt(m[3], 10, 64)

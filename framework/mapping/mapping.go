@@ -18,6 +18,7 @@ package mapping
 import (
 	"encoding/json"
 	"fmt"
+	"math"
 	"reflect"
 	"strconv"
 	"strings"
@@ -254,7 +255,10 @@ func ParseHMS(s string) (int64, bool) {
 	}
 	var h int64
 	if hasHours {
-		h, _ = strconv.ParseInt(hours, 10, 64)
+		var err error
+		if h, err = strconv.ParseInt(hours, 10, 64); err != nil || h > math.MaxInt64/3600-1 {
+			return 0, false // would overflow int64 seconds
+		}
 	}
 	mi, _ := strconv.ParseInt(mins, 10, 64)
 	se, _ := strconv.ParseInt(secs, 10, 64)
