@@ -23,7 +23,7 @@ var (
 func TokenFromRequest(r *http.Request, cookie string) (string, error) {
 	if h := r.Header.Get("Authorization"); h != "" {
 		if tok, ok := ParseBearer(h); ok {
-			return tok, checkToken(tok)
+			return valid(tok)
 		}
 		if scheme, _, _ := strings.Cut(h, " "); strings.EqualFold(scheme, "bearer") {
 			return "", ErrMalformedToken
@@ -43,7 +43,15 @@ func TokenFromRequest(r *http.Request, cookie string) (string, error) {
 			v = u
 		}
 	}
-	return v, checkToken(v)
+	return valid(v)
+}
+
+// valid returns t, or "" and ErrMalformedToken.
+func valid(t string) (string, error) {
+	if err := checkToken(t); err != nil {
+		return "", err
+	}
+	return t, nil
 }
 
 // ParseBearer returns the token of an "Authorization: Bearer <token>"
