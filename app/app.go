@@ -5,6 +5,7 @@ import (
 	"github.com/wings-bff/wings/app/controller"
 	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/service"
+	"github.com/wings-bff/wings/framework/cache"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/wings"
 )
@@ -20,6 +21,8 @@ type Config struct {
 // Container holds the application's long-lived objects.
 type Container struct {
 	Video *controller.VideoController
+	// Cache is the response and data cache; services use its GetOrLoad.
+	Cache *cache.Cache
 }
 
 // NewContainer wires daos, services and controllers from the runtime. It is
@@ -37,8 +40,13 @@ func NewContainer(rt *wings.Runtime) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	rc, err := cache.New(rt)
+	if err != nil {
+		return nil, err
+	}
 	videos := service.NewVideoService(dao.NewVideoDAO(video), dao.NewAlbumDAO(album), dao.NewStarDAO(star))
 	return &Container{
 		Video: controller.NewVideoController(videos),
+		Cache: rc,
 	}, nil
 }

@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"time"
 
 	"github.com/wings-bff/wings/framework/wings"
 )
@@ -9,6 +10,8 @@ import (
 // Routes is the route table, like the seed's app/router.js.
 func Routes(c *Container) []wings.Route {
 	return []wings.Route{
-		{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail", Handler: c.Video.Get},
+		{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail", Handler: c.Video.Get,
+			// Public data: one entry per id for every callback and timestamp.
+			Cache: &wings.CacheOptions{TTL: 10 * time.Second, Grace: 20 * time.Second, StaleIfError: 5 * time.Minute}},
 	}
 }

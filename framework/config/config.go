@@ -52,6 +52,9 @@ type ClickHouse struct {
 // Cache configures the response and data cache (framework/cache): an
 // in-process L1 in front of Redis when redis.addr is set.
 type Cache struct {
+	// Responses turns the route response cache on; off, routes are never
+	// cached but GetOrLoad still is.
+	Responses bool `mapstructure:"responses"`
 	// L1MaxEntries and L1MaxBytes bound the in-process level; the least
 	// recently used entries go first when either is reached.
 	L1MaxEntries int `mapstructure:"l1_max_entries"`

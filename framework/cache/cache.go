@@ -1,0 +1,437 @@
+// Package cache is Wings' response and data cache: an in-process L1 (an LRU
+// bounded in entries and bytes) in front of Redis (when redis.addr is set),
+// with one computation per key at a time, stale-while-revalidate,
+// stale-if-error, and an outage-proof Redis level.
+//
+// # Setup
+//
+// Make one Cache per Runtime, before the routes are registered:
+//
+//	c, err := cache.New(rt)   // in app.NewContainer
+//	rt.Handle(app.Routes(...)...)
+//
+// New installs the response-cache middleware for every route that declares
+// Cache options (or routes.<name>.cache_ttl in config), and the admin
+// endpoint POST /admin/cache/purge.
+//
+// # Data cache for services
+//
+// Services that cache a composed model rather than a whole response use
+// GetOrLoad (bytes) or GetOrLoadJSON (any JSON-able type):
+//
+//	stats, err := cache.GetOrLoadJSON(ctx, c, "dash:overview:video", time.Minute,
+//		func(ctx context.Context) (*Overview, error) { return svc.compute(ctx) })
+//
+// The guarantees are those of the response cache: concurrent misses of a key
+// run the loader once per process (and, with cache.lock_ttl, about once
+// across instances); the loader runs under a context that keeps the caller's
+// values and deadline but not its cancellation, so one caller giving up does
+// not fail the others; when the loader fails with anything but a caller
+// error (bad_param, not_found, unauthorized, forbidden), an entry up to one
+// more ttl old is returned instead; Redis being down or slow only costs a
+// bounded timeout, after which Redis is skipped for a second. Use Fetch with
+// a Policy for other windows, Delete/Purge to invalidate.
+//
+// # Keys
+//
+// Data keys are the caller's strings ("d:" inside). Response keys are the
+// request path (so path parameters are in it), then the query parameters
+// sorted by name and value with callback, _callback, _, t, timestamp,
+// fields and cache.ignore_params removed, then the caller's permission scope
+// (reqctx.Scope) when there is one, then the route's Vary. `fields` is left
+// out because the cache stores the handler's full data and every answer
+// filters it per request; a handler that reads `fields` itself to skip work
+// must add it through Vary.
+package cache
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
+
+	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/metrics"
+	"github.com/wings-bff/wings/framework/wings"
+)
+
+// Status says how an answer was served: the X-Cache header's value.
+type Status string
+
+// The statuses a Fetch reports.
+const (
+	Hit   Status = "HIT"
+	Miss  Status = "MISS"
+	Stale Status = "STALE"
+)
+
+// Policy is how long an entry is fresh, and how long after that it may
+// still be served.
+type Policy struct {
+	// TTL is how long an entry is fresh.
+	TTL time.Duration
+	// Grace serves an entry up to TTL+Grace old as STALE while one
+	// background refresh runs.
+	Grace time.Duration
+	// StaleIfError serves an entry up to TTL+StaleIfError old as STALE when
+	// the loader fails with a server-side error.
+	StaleIfError time.Duration
+}
+
+// Result is a value with how it was served.
+type Result struct {
+	Value   []byte
+	Written time.Time
+	Status  Status
+}
+
+// Age is how long ago the value was computed.
+func (r Result) Age() time.Duration { return time.Since(r.Written) }
+
+// Loader computes a value on a miss. TTL, when > 0, overrides the policy's
+// (e.g. shorter for a degraded answer).
+type Loader func(ctx context.Context) (value []byte, ttl time.Duration, err error)
+
+// Cache is the two-level cache of one Runtime.
+type Cache struct {
+	rt     *wings.Runtime
+	l1     *l1
+	remote *remote
+	sf     singleflight.Group
+	ignore []string // exact names, and prefixes ending in *
+	bg     context.Context
+
+	requests *prometheus.CounterVec // layer, result
+}
+
+// New builds the Cache of rt from its config, installs the response-cache
+// middleware and the admin purge endpoint, and subscribes to purges from
+// other instances. Call it once per Runtime, before Handle.
+func New(rt *wings.Runtime) (*Cache, error) {
+	cfg := rt.Config()
+	c := &Cache{
+		rt: rt,
+		l1: newL1(cfg.Cache.L1MaxEntries, cfg.Cache.L1MaxBytes),
+		bg: rt.Context(),
+	}
+	c.ignore = append(c.ignore, cfg.Cache.IgnoreParams...)
+	c.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Name: "cache_requests_total",
+		Help: "Cache lookups by layer (l1, redis, origin) and result (hit, miss, stale, error).",
+	}, []string{"layer", "result"})
+	entries := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metrics.Namespace, Name: "cache_l1_entries", Help: "Entries in the in-process cache.",
+	}, func() float64 { return float64(c.l1.entries.Load()) })
+	size := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Namespace: metrics.Namespace, Name: "cache_l1_bytes", Help: "Bytes accounted to the in-process cache.",
+	}, func() float64 { return float64(c.l1.bytes.Load()) })
+	rt.Metrics().MustRegister(c.requests, entries, size)
+	for _, layer := range []string{"l1", "redis", "origin"} {
+		for _, res := range []string{"hit", "miss", "stale", "error"} {
+			c.requests.WithLabelValues(layer, res)
+		}
+	}
+	rc := cfg.Redis
+	c.remote = &remote{
+		rdb:       rt.Redis(),
+		ns:        "wings:" + cfg.App.Name + ":c:",
+		opTimeout: rc.DialTimeout + rc.ReadTimeout + rc.WriteTimeout,
+		lockTTL:   cfg.Cache.LockTTL,
+		log:       rt.Logger(),
+		onError:   func() { c.requests.WithLabelValues("redis", "error").Inc() },
+	}
+	if c.remote.rdb != nil {
+		go c.subscribe()
+		go c.trimLoop()
+	}
+	rt.UseRouteMiddleware(c.routeMiddleware)
+	rt.Echo().POST("/admin/cache/purge", c.adminPurge)
+	return c, nil
+}
+
+func (c *Cache) count(layer, result string) { c.requests.WithLabelValues(layer, result).Inc() }
+
+// GetOrLoad returns the value under key, computing it with load on a miss
+// and keeping it fresh for ttl. When load fails, a value up to another ttl
+// old is returned instead, if there is one. See the package doc.
+func (c *Cache) GetOrLoad(ctx context.Context, key string, ttl time.Duration, load func(ctx context.Context) ([]byte, error)) ([]byte, error) {
+	res, err := c.Fetch(ctx, "d:"+key, Policy{TTL: ttl, StaleIfError: ttl}, func(ctx context.Context) ([]byte, time.Duration, error) {
+		v, err := load(ctx)
+		return v, 0, err
+	})
+	return res.Value, err
+}
+
+// GetOrLoadJSON is GetOrLoad for any JSON-able value: it stores the JSON of
+// what load returns and decodes it on hits.
+func GetOrLoadJSON[T any](ctx context.Context, c *Cache, key string, ttl time.Duration, load func(ctx context.Context) (T, error)) (T, error) {
+	var out T
+	b, err := c.GetOrLoad(ctx, key, ttl, func(ctx context.Context) ([]byte, error) {
+		v, err := load(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(v)
+	})
+	if err != nil {
+		return out, err
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return out, apperr.Wrap(apperr.KindInternal, err, "internal error")
+	}
+	return out, nil
+}
+
+// Delete drops the GetOrLoad entry under key from this instance, Redis and
+// (through Redis) every other instance.
+func (c *Cache) Delete(ctx context.Context, key string) error {
+	_, err := c.purge(ctx, "d:"+key, false)
+	return err
+}
+
+// Fetch is the cache's one read path, for an internal key ("d:..." or
+// "r:..."), under policy p.
+func (c *Cache) Fetch(ctx context.Context, ikey string, p Policy, load Loader) (Result, error) {
+	now := time.Now()
+	e := c.l1.get(ikey, now)
+	switch {
+	case e != nil && now.Before(e.expires):
+		c.count("l1", "hit")
+		return Result{Value: e.value, Written: e.written, Status: Hit}, nil
+	case e == nil:
+		c.count("l1", "miss")
+	}
+	// L1 has nothing fresh: Redis may (another instance refreshed it).
+	if c.remote.usable() {
+		if re, err := c.remote.get(ctx, ikey); err == nil {
+			switch {
+			case re == nil:
+				c.count("redis", "miss")
+			case now.Before(re.expires):
+				c.count("redis", "hit")
+				c.l1.set(ikey, re)
+				return Result{Value: re.value, Written: re.written, Status: Hit}, nil
+			case e == nil || re.written.After(e.written):
+				e = re
+				c.l1.set(ikey, re)
+			}
+		}
+	} else if c.remote.rdb != nil {
+		c.count("redis", "error")
+	}
+	// e is nil or past its TTL.
+	if e != nil && now.Before(e.expires.Add(p.Grace)) {
+		c.count("l1", "stale")
+		c.refresh(ctx, ikey, p, load)
+		return Result{Value: e.value, Written: e.written, Status: Stale}, nil
+	}
+	ne, err := c.load(ctx, ikey, p, load)
+	if err != nil {
+		if e != nil && now.Before(e.expires.Add(p.StaleIfError)) && serverSide(err) {
+			c.count("origin", "stale")
+			return Result{Value: e.value, Written: e.written, Status: Stale}, nil
+		}
+		c.count("origin", "error")
+		return Result{}, err
+	}
+	c.count("origin", "miss")
+	return Result{Value: ne.value, Written: ne.written, Status: Miss}, nil
+}
+
+// serverSide reports whether err is the kind of failure a stale entry may
+// hide: not the caller's own mistake or a definite absence.
+func serverSide(err error) bool {
+	var u *uncacheable
+	if errors.As(err, &u) {
+		return false
+	}
+	var ae *apperr.Error
+	if errors.As(err, &ae) {
+		switch ae.Kind {
+		case apperr.KindBadParam, apperr.KindNotFound, apperr.KindUnauthorized, apperr.KindForbidden:
+			return false
+		}
+	}
+	return true
+}
+
+// load runs the loader once per key in this process: concurrent callers
+// share the leader's result. The loader keeps the caller's values and
+// deadline but not its cancellation; each caller waits only until its own
+// context ends.
+func (c *Cache) load(ctx context.Context, ikey string, p Policy, load Loader) (*entry, error) {
+	ch := c.sf.DoChan(ikey, func() (any, error) {
+		lctx := context.WithoutCancel(ctx)
+		var cancel context.CancelFunc
+		if dl, ok := ctx.Deadline(); ok {
+			lctx, cancel = context.WithDeadline(lctx, dl)
+		} else {
+			lctx, cancel = context.WithTimeout(lctx, c.rt.Config().Server.RequestTimeout)
+		}
+		defer cancel()
+		return c.compute(lctx, ikey, p, load)
+	})
+	select {
+	case r := <-ch:
+		if r.Err != nil {
+			return nil, r.Err
+		}
+		return r.Val.(*entry), nil
+	case <-ctx.Done():
+		return nil, apperr.Wrap(apperr.KindUpstreamTimeout, ctx.Err(), "timed out waiting for the answer")
+	}
+}
+
+// refresh recomputes ikey in the background, once, under the Runtime's
+// context (with the caller's values and the server's request timeout).
+func (c *Cache) refresh(ctx context.Context, ikey string, p Policy, load Loader) {
+	c.sf.DoChan(ikey, func() (any, error) {
+		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.rt.Config().Server.RequestTimeout)
+		defer cancel()
+		stop := context.AfterFunc(c.bg, cancel)
+		defer stop()
+		e, err := c.compute(bctx, ikey, p, load)
+		if err != nil {
+			c.count("origin", "error")
+		}
+		return e, err
+	})
+}
+
+// compute runs the loader (behind the optional Redis lock) and stores what
+// it returns in both levels.
+func (c *Cache) compute(ctx context.Context, ikey string, p Policy, load Loader) (*entry, error) {
+	if c.remote.lockTTL > 0 && c.remote.usable() {
+		if !c.remote.lock(ctx, ikey) {
+			// Another instance computes it: wait for its entry, up to lock_ttl.
+			deadline := time.Now().Add(c.remote.lockTTL)
+			for time.Now().Before(deadline) && ctx.Err() == nil {
+				time.Sleep(20 * time.Millisecond)
+				if e, err := c.remote.get(ctx, ikey); err == nil && e != nil && time.Now().Before(e.expires) {
+					c.l1.set(ikey, e)
+					return e, nil
+				} else if err != nil {
+					break
+				}
+			}
+		} else {
+			defer c.remote.unlock(ctx, ikey)
+		}
+	}
+	v, ttl, err := load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if ttl <= 0 || ttl > p.TTL {
+		ttl = p.TTL
+	}
+	now := time.Now()
+	e := &entry{value: v, written: now, expires: now.Add(ttl), keep: now.Add(ttl + max(p.Grace, p.StaleIfError))}
+	c.l1.set(ikey, e)
+	if c.remote.usable() {
+		_ = c.remote.set(ctx, ikey, e)
+	}
+	return e, nil
+}
+
+// PurgeResult says what a purge removed.
+type PurgeResult struct {
+	Target string `json:"target"`
+	L1     int    `json:"l1"`
+	Redis  int    `json:"redis"`
+}
+
+// Purge invalidates by target: a path ("/api/video/42": every cached
+// variant of it, whatever the query or scope), a path prefix ending in / or
+// * ("/api/video/"), a data key, or a data key prefix ending in *. It
+// clears this instance's L1 and Redis, and through Redis pub/sub every
+// other instance's L1.
+func (c *Cache) Purge(ctx context.Context, target string) (PurgeResult, error) {
+	ikey, prefix, err := purgeKey(target)
+	if err != nil {
+		return PurgeResult{Target: target}, err
+	}
+	return c.purge(ctx, ikey, prefix)
+}
+
+// purgeKey maps a purge target onto an internal key or prefix.
+func purgeKey(target string) (ikey string, prefix bool, err error) {
+	if target == "" || len(target) > 1024 {
+		return "", false, apperr.BadParam("target: must be a path (/api/video/42), a path prefix (/api/video/) or a data key, at most 1024 bytes")
+	}
+	if strings.HasPrefix(target, "/") {
+		if p, ok := strings.CutSuffix(target, "*"); ok {
+			return "r:" + p, true, nil
+		}
+		if strings.HasSuffix(target, "/") {
+			return "r:" + target, true, nil
+		}
+		return "r:" + target + "?", true, nil // every query and scope of this path
+	}
+	if p, ok := strings.CutSuffix(target, "*"); ok {
+		return "d:" + p, true, nil
+	}
+	return "d:" + target, false, nil
+}
+
+func (c *Cache) purge(ctx context.Context, ikey string, prefix bool) (PurgeResult, error) {
+	res := PurgeResult{Target: strings.TrimPrefix(strings.TrimPrefix(ikey, "r:"), "d:")}
+	if prefix {
+		res.L1 = c.l1.removePrefix(ikey)
+	} else if c.l1.remove(ikey) {
+		res.L1 = 1
+	}
+	if c.remote.rdb == nil {
+		return res, nil
+	}
+	n, err := c.remote.purge(ctx, ikey, prefix)
+	res.Redis = n
+	if err != nil {
+		return res, apperr.Wrap(apperr.KindUnavailable, err, "redis unavailable: purged this instance's L1 only")
+	}
+	return res, nil
+}
+
+// subscribe drops purged keys from L1 when any instance purges. go-redis
+// reconnects the subscription by itself after an outage.
+func (c *Cache) subscribe() {
+	ps := c.remote.rdb.Subscribe(c.bg, c.remote.ns+"purge")
+	defer ps.Close()
+	ch := ps.Channel()
+	for {
+		select {
+		case <-c.bg.Done():
+			return
+		case m, ok := <-ch:
+			if !ok {
+				return
+			}
+			if len(m.Payload) < 2 {
+				continue
+			}
+			if k := m.Payload[1:]; m.Payload[0] == '*' {
+				c.l1.removePrefix(k)
+			} else {
+				c.l1.remove(k)
+			}
+		}
+	}
+}
+
+// trimLoop keeps Redis' key index from growing with expired entries.
+func (c *Cache) trimLoop() {
+	t := time.NewTicker(30 * time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.bg.Done():
+			return
+		case <-t.C:
+			c.remote.trim(c.bg)
+		}
+	}
+}

@@ -1,0 +1,290 @@
+package cache
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/render"
+	"github.com/wings-bff/wings/framework/reqctx"
+	"github.com/wings-bff/wings/framework/wings"
+)
+
+// dropParams never change an answer: JSONP callbacks, cache busters, and
+// the fields filter, applied per request to the cached data.
+var dropParams = map[string]bool{"callback": true, "_callback": true, "_": true, "t": true, "timestamp": true, "fields": true}
+
+// degradedTTL caps the freshness of partial answers (degraded or stale
+// members in meta), so a healed upstream shows up soon.
+const degradedTTL = 5 * time.Second
+
+// policyOf is the route's cache policy: config overrides code. A zero TTL
+// means the route is not cached.
+func (c *Cache) policyOf(r *wings.Route) (Policy, *wings.CacheOptions) {
+	var p Policy
+	opts := r.Cache
+	if opts != nil {
+		p = Policy{TTL: opts.TTL, Grace: opts.Grace, StaleIfError: opts.StaleIfError}
+	}
+	if rc, ok := c.rt.Config().Routes[r.Name]; ok {
+		if rc.CacheTTL > 0 {
+			p.TTL = rc.CacheTTL
+		}
+		if rc.CacheGrace > 0 {
+			p.Grace = rc.CacheGrace
+		}
+		if rc.CacheStaleIfError > 0 {
+			p.StaleIfError = rc.CacheStaleIfError
+		}
+	}
+	if opts == nil {
+		opts = &wings.CacheOptions{}
+	}
+	return p, opts
+}
+
+// routeMiddleware is installed through wings.UseRouteMiddleware: it returns
+// the response-cache middleware for cached GET routes, nil for the others.
+func (c *Cache) routeMiddleware(r *wings.Route) echo.MiddlewareFunc {
+	p, opts := c.policyOf(r)
+	if !c.rt.Config().Cache.Responses || p.TTL <= 0 || r.Method != http.MethodGet {
+		return nil
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(ec echo.Context) error {
+			req := ec.Request()
+			scope := reqctx.Scope(req.Context())
+			if opts.Private && scope == "" {
+				return next(ec) // a private answer with no scope to key it by
+			}
+			key := c.routeKey(req.URL, scope, opts.Vary, ec)
+			res, err := c.Fetch(req.Context(), key, p, c.routeLoader(ec, next))
+			if err != nil {
+				var u *uncacheable
+				if errors.As(err, &u) {
+					return u.replay(ec)
+				}
+				return err
+			}
+			h := ec.Response().Header()
+			h.Set("X-Cache", string(res.Status))
+			h.Set("Age", strconv.FormatInt(int64(res.Age()/time.Second), 10))
+			data, meta := decodeValue(res.Value)
+			return wings.Data(ec, data, meta)
+		}
+	}
+}
+
+var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
+
+type param struct{ k, v string }
+
+// routeKey is "r:" + path + "?" + the normalised query, then "#" + scope
+// and "|" + vary when present.
+func (c *Cache) routeKey(u *url.URL, scope string, vary func(echo.Context) string, ec echo.Context) string {
+	bp := keyBufs.Get().(*[]byte)
+	b := append((*bp)[:0], "r:"...)
+	b = append(b, u.Path...)
+	b = append(b, '?')
+	if u.RawQuery != "" {
+		var ps []param
+		for part := range strings.SplitSeq(u.RawQuery, "&") {
+			if part == "" {
+				continue
+			}
+			k, v, _ := strings.Cut(part, "=")
+			if uk, err := url.QueryUnescape(k); err == nil {
+				k = uk
+			}
+			if c.ignored(k) {
+				continue
+			}
+			if uv, err := url.QueryUnescape(v); err == nil {
+				v = uv
+			}
+			ps = append(ps, param{k, v})
+		}
+		slices.SortFunc(ps, func(a, b param) int {
+			if n := strings.Compare(a.k, b.k); n != 0 {
+				return n
+			}
+			return strings.Compare(a.v, b.v)
+		})
+		for i, p := range ps {
+			if i > 0 {
+				b = append(b, '&')
+			}
+			b = append(b, url.QueryEscape(p.k)...)
+			b = append(b, '=')
+			b = append(b, url.QueryEscape(p.v)...)
+		}
+	}
+	if scope != "" {
+		b = append(b, '#')
+		b = append(b, url.QueryEscape(scope)...)
+	}
+	if vary != nil {
+		if v := vary(ec); v != "" {
+			b = append(b, '|')
+			b = append(b, url.QueryEscape(v)...)
+		}
+	}
+	key := string(b)
+	*bp = b
+	keyBufs.Put(bp)
+	return key
+}
+
+func (c *Cache) ignored(name string) bool {
+	if dropParams[name] {
+		return true
+	}
+	for _, p := range c.ignore {
+		if pre, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(name, pre) || p == name {
+			return true
+		}
+	}
+	return false
+}
+
+// routeLoader runs the rest of the chain (the handler) on a fresh echo
+// context with a recorder, capturing the data it answers through
+// wings.JSON/Data. It copies what it needs from ec first: the loader may
+// run in the background after ec has gone back to echo's pool.
+func (c *Cache) routeLoader(ec echo.Context, next echo.HandlerFunc) Loader {
+	req := ec.Request()
+	path := ec.Path()
+	names := slices.Clone(ec.ParamNames())
+	values := slices.Clone(ec.ParamValues())
+	route := wings.RouteOf(ec)
+	e := ec.Echo()
+	return func(ctx context.Context) ([]byte, time.Duration, error) {
+		rec := httptest.NewRecorder()
+		c2 := e.NewContext(req.Clone(ctx), rec)
+		c2.SetPath(path)
+		c2.SetParamNames(names...)
+		c2.SetParamValues(values...)
+		if route != nil {
+			wings.SetRoute(c2, route)
+		}
+		var data []byte
+		var meta render.Meta
+		captured := false
+		wings.SetDataSink(c2, func(d []byte, m render.Meta) {
+			data, meta, captured = bytes.Clone(d), m, true
+		})
+		if err := next(c2); err != nil {
+			return nil, 0, err
+		}
+		if !captured || rec.Code != http.StatusOK {
+			return nil, 0, &uncacheable{status: rec.Code, header: rec.Header(), body: rec.Body.Bytes()}
+		}
+		var ttl time.Duration
+		if len(meta.Degraded) > 0 || len(meta.Stale) > 0 {
+			ttl = degradedTTL
+		}
+		return encodeValue(data, meta), ttl, nil
+	}
+}
+
+// uncacheable carries an answer the handler wrote by itself (not through
+// JSON/Data, or not 200): it is passed through, never stored.
+type uncacheable struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (u *uncacheable) Error() string { return "cache: answer not made through wings.Data" }
+
+func (u *uncacheable) replay(ec echo.Context) error {
+	h := ec.Response().Header()
+	for k, v := range u.header {
+		h[k] = v
+	}
+	ec.Response().WriteHeader(u.status)
+	_, err := ec.Response().Write(u.body)
+	return err
+}
+
+// encodeValue stores data with its meta: a 0 byte and the data when meta is
+// empty, else a 1 byte, the meta JSON's length (4 bytes) and JSON, then the
+// data.
+func encodeValue(data []byte, meta render.Meta) []byte {
+	if len(meta.Degraded) == 0 && len(meta.Stale) == 0 {
+		return append([]byte{0}, data...)
+	}
+	mj, _ := json.Marshal(storedMeta{meta.Degraded, meta.Stale})
+	b := make([]byte, 5, 5+len(mj)+len(data))
+	b[0] = 1
+	binary.BigEndian.PutUint32(b[1:], uint32(len(mj)))
+	b = append(b, mj...)
+	return append(b, data...)
+}
+
+type storedMeta struct {
+	Degraded []string `json:"d,omitempty"`
+	Stale    []string `json:"s,omitempty"`
+}
+
+func decodeValue(v []byte) ([]byte, render.Meta) {
+	if len(v) == 0 {
+		return nil, render.Meta{}
+	}
+	if v[0] == 0 || len(v) < 5 {
+		return v[1:], render.Meta{}
+	}
+	n := int(binary.BigEndian.Uint32(v[1:]))
+	if 5+n > len(v) {
+		return nil, render.Meta{}
+	}
+	var m storedMeta
+	_ = json.Unmarshal(v[5:5+n], &m)
+	return v[5+n:], render.Meta{Degraded: m.Degraded, Stale: m.Stale}
+}
+
+// adminPurge serves POST /admin/cache/purge: a bearer token from
+// admin.token (environment only) is required, and without one configured
+// every call is refused. The target comes from the JSON body
+// {"target":"/api/video/42"} or the query (?target=...).
+func (c *Cache) adminPurge(ec echo.Context) error {
+	want := c.rt.Config().Admin.Token.Reveal()
+	if want == "" {
+		return apperr.Forbidden("admin endpoints are disabled: admin.token (WINGS_ADMIN__TOKEN) is not set")
+	}
+	got, ok := strings.CutPrefix(ec.Request().Header.Get(echo.HeaderAuthorization), "Bearer ")
+	if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(want)) != 1 {
+		return apperr.Unauthorized("admin: a valid bearer token is required")
+	}
+	target := ec.QueryParam("target")
+	if target == "" && ec.Request().ContentLength != 0 {
+		var body struct {
+			Target string `json:"target"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(ec.Response(), ec.Request().Body, 4096))
+		if err := dec.Decode(&body); err != nil {
+			return apperr.BadParam("body: want JSON {\"target\":\"/api/video/42\"}")
+		}
+		target = body.Target
+	}
+	res, err := c.Purge(ec.Request().Context(), target)
+	if err != nil {
+		return err
+	}
+	c.rt.Logger().WithFields(map[string]any{"target": target, "l1": res.L1, "redis": res.Redis}).Info("cache: purged")
+	return wings.JSON(ec, res)
+}
