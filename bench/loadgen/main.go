@@ -33,7 +33,10 @@ import (
 	"time"
 )
 
-type target struct{ name, url string }
+type target struct {
+	name, url string
+	pid       int // the target's server process, for CPU per request; 0 if unknown
+}
 
 type targets []target
 
@@ -42,12 +45,20 @@ func (t *targets) String() string { return fmt.Sprint(*t) }
 func (t *targets) Set(s string) error {
 	name, u, ok := strings.Cut(s, "=")
 	if !ok || name == "" || u == "" {
-		return fmt.Errorf("want name=url, got %q", s)
+		return fmt.Errorf("want name=url[@pid], got %q", s)
+	}
+	pid := 0
+	if j := strings.LastIndexByte(u, '@'); j > 0 {
+		p, err := strconv.Atoi(u[j+1:])
+		if err != nil || p <= 0 {
+			return fmt.Errorf("%q: bad pid after @", s)
+		}
+		u, pid = u[:j], p
 	}
 	if err := loopback(u); err != nil {
 		return err
 	}
-	*t = append(*t, target{name, u})
+	*t = append(*t, target{name, u, pid})
 	return nil
 }
 
@@ -73,6 +84,39 @@ type result struct {
 	elapsed  time.Duration
 	p50, p99 time.Duration
 	firstErr string
+	cpu      time.Duration // CPU time the target's process used, when known
+}
+
+// cpuPerReq is the target process's CPU time per request, or 0.
+func (r result) cpuPerReq() float64 {
+	if r.n == 0 {
+		return 0
+	}
+	return float64(r.cpu.Microseconds()) / float64(r.n)
+}
+
+// procCPU returns the user+system CPU time of a process from
+// /proc/PID/stat (Linux), or false.
+func procCPU(pid int) (time.Duration, bool) {
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	if err != nil {
+		return 0, false
+	}
+	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces
+	if i < 0 {
+		return 0, false
+	}
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 { // utime and stime are fields 14 and 15 of the line
+		return 0, false
+	}
+	ut, err1 := strconv.ParseInt(f[11], 10, 64)
+	st, err2 := strconv.ParseInt(f[12], 10, 64)
+	if err1 != nil || err2 != nil {
+		return 0, false
+	}
+	const ticks = 100 // USER_HZ on Linux
+	return time.Duration(ut+st) * time.Second / ticks, true
 }
 
 func (r result) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
@@ -238,7 +282,7 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func main() {
 	var ts targets
-	flag.Var(&ts, "target", "name=url to load, {id} replaced by ids (repeatable; the last one is the baseline of the ratio)")
+	flag.Var(&ts, "target", "name=url[@pid] to load, {id} replaced by ids (repeatable; the last one is the baseline of the ratio; with @pid the server's CPU per request is reported)")
 	conc := flag.Int("c", 32, "concurrent connections (closed loop)")
 	n := flag.Int("n", 200000, "maximum requests per round")
 	d := flag.Duration("d", 8*time.Second, "maximum duration of a round")
@@ -306,10 +350,14 @@ func main() {
 	failed := false
 	for r := 0; r < *rounds; r++ {
 		for i, t := range ts {
+			cpu0, cpuOK := procCPU(t.pid)
 			x := run(cfg, t.url)
+			if cpu1, ok := procCPU(t.pid); ok && cpuOK {
+				x.cpu = cpu1 - cpu0
+			}
 			res[i] = append(res[i], x)
-			fmt.Printf("round %d  %-12s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d/%d\n",
-				r+1, t.name, x.rps(), ms(x.p50), ms(x.p99), x.errs, x.n)
+			fmt.Printf("round %d  %-12s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d/%d  server CPU %.0f µs/req\n",
+				r+1, t.name, x.rps(), ms(x.p50), ms(x.p99), x.errs, x.n, x.cpuPerReq())
 			if x.errs > 0 {
 				fmt.Printf("           first error: %s\n", x.firstErr)
 			}
@@ -320,8 +368,8 @@ func main() {
 	}
 	base := median(res[len(ts)-1], result.rps)
 	fmt.Printf("\nmedian of %d rounds:\n", *rounds)
-	fmt.Printf("| %-12s | %8s | %8s | %8s | %6s | %-10s |\n", "target", "req/s", "p50 ms", "p99 ms", "errors", "throughput")
-	fmt.Printf("|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 14), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 8), strings.Repeat("-", 12))
+	fmt.Printf("| %-12s | %8s | %8s | %8s | %6s | %-13s | %-10s |\n", "target", "req/s", "p50 ms", "p99 ms", "errors", "CPU µs/req", "throughput")
+	fmt.Printf("|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 14), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 8), strings.Repeat("-", 15), strings.Repeat("-", 12))
 	for i, t := range ts {
 		rps := median(res[i], result.rps)
 		p50 := median(res[i], func(r result) float64 { return ms(r.p50) })
@@ -330,7 +378,8 @@ func main() {
 		for _, r := range res[i] {
 			errs += r.errs
 		}
-		fmt.Printf("| %-12s | %8.0f | %8.2f | %8.2f | %6d | %9.2fx |\n", t.name, rps, p50, p99, errs, rps/base)
+		cpu := median(res[i], result.cpuPerReq)
+		fmt.Printf("| %-12s | %8.0f | %8.2f | %8.2f | %6d | %13.0f | %9.2fx |\n", t.name, rps, p50, p99, errs, cpu, rps/base)
 	}
 	if failed {
 		fmt.Fprintln(os.Stderr, "loadgen: a round had no successful requests or more than 1% errors")
