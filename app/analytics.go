@@ -1,10 +1,18 @@
 package app
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
 	"time"
+
+	"github.com/wings-bff/wings/app/controller"
+	"github.com/wings-bff/wings/app/dao"
+	"github.com/wings-bff/wings/app/eventgen"
+	"github.com/wings-bff/wings/app/service"
+	"github.com/wings-bff/wings/framework/scheduler"
+	"github.com/wings-bff/wings/framework/wings"
 )
 
 // Analytics configures the dashboards over ClickHouse.
@@ -47,4 +55,63 @@ var tzRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$`)
 // Validate checks the framework sections and the app's own.
 func (c *Config) Validate() error {
 	return errors.Join(c.Config.Validate(), c.Analytics.Validate())
+}
+
+// Option adjusts NewContainer.
+type Option func(*options)
+
+type options struct {
+	analytics *Analytics
+}
+
+// WithAnalytics passes the analytics section (main passes cfg.Analytics);
+// without it the dashboards use DefaultAnalytics.
+func WithAnalytics(a Analytics) Option { return func(o *options) { o.analytics = &a } }
+
+// DefaultAnalytics is the analytics section's default.
+func DefaultAnalytics() Analytics {
+	return Analytics{
+		Timezone:           "Asia/Shanghai",
+		PrecomputeInterval: time.Minute,
+		BusinessLines:      append(append([]string(nil), eventgen.BigLines...), eventgen.SmallLines...),
+	}
+}
+
+// newDash wires the dashboards: dao over rt.ClickHouse() (nil is fine: the
+// endpoints then answer from precomputed payloads or 503), the payload
+// store in Redis (or in-process), and the precompute job on the framework
+// scheduler, started with the Runtime and stopped with it.
+func newDash(rt *wings.Runtime, a Analytics) (*controller.DashController, error) {
+	loc, err := time.LoadLocation(a.Timezone)
+	if err != nil {
+		return nil, fmt.Errorf("analytics.timezone: %w", err)
+	}
+	src := dao.NewAnalyticsDAO(rt.ClickHouse(), a.Timezone)
+	store := dao.NewPayloadStore(rt.Redis(), rt.Config().App.Name+":dash:", 7*24*time.Hour)
+	svc := service.NewDashService(src, store, loc, a.PrecomputeInterval*3/2, nil)
+
+	sched := scheduler.New(rt.Redis(), rt.Config().App.Name+":lease:", scheduler.NewMetrics(rt.Metrics().Registerer()), rt.Logger())
+	lines := append([]string(nil), a.BusinessLines...)
+	err = sched.Add(scheduler.Job{
+		Name:     "dash_precompute",
+		Interval: a.PrecomputeInterval,
+		Run: func(ctx context.Context) error {
+			if rt.ClickHouse() == nil {
+				return nil
+			}
+			var errs []error
+			for _, biz := range lines {
+				if err := svc.Precompute(ctx, biz); err != nil {
+					errs = append(errs, err)
+				}
+			}
+			return errors.Join(errs...)
+		},
+	})
+	if err != nil {
+		return nil, err
+	}
+	rt.OnStart(func(context.Context) error { sched.Start(rt.Context()); return nil })
+	rt.OnStop(func(context.Context) error { sched.Wait(); return nil })
+	return controller.NewDashController(svc, lines), nil
 }

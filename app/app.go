@@ -21,13 +21,27 @@ type Config struct {
 // Container holds the application's long-lived objects.
 type Container struct {
 	Video *controller.VideoController
+	// Dash serves the analytics dashboards (app/analytics.go).
+	Dash *controller.DashController
 	// Cache is the response and data cache; services use its GetOrLoad.
 	Cache *cache.Cache
 }
 
 // NewContainer wires daos, services and controllers from the runtime. It is
 // the only wiring code in the app.
-func NewContainer(rt *wings.Runtime) (*Container, error) {
+func NewContainer(rt *wings.Runtime, opts ...Option) (*Container, error) {
+	o := options{}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.analytics == nil {
+		a := DefaultAnalytics()
+		o.analytics = &a
+	}
+	dash, err := newDash(rt, *o.analytics)
+	if err != nil {
+		return nil, err
+	}
 	video, err := rt.Upstream("video")
 	if err != nil {
 		return nil, err
@@ -47,6 +61,7 @@ func NewContainer(rt *wings.Runtime) (*Container, error) {
 	videos := service.NewVideoService(dao.NewVideoDAO(video), dao.NewAlbumDAO(album), dao.NewStarDAO(star))
 	return &Container{
 		Video: controller.NewVideoController(videos),
+		Dash:  dash,
 		Cache: rc,
 	}, nil
 }

@@ -5,16 +5,34 @@ import (
 	"time"
 
 	"github.com/wings-bff/wings/framework/auth"
+	"github.com/labstack/echo/v4"
+
 	"github.com/wings-bff/wings/framework/wings"
 )
 
 // Routes is the route table, like the seed's app/router.js.
 func Routes(c *Container) []wings.Route {
-	return []wings.Route{
+	return append([]wings.Route{
 		// Who am I: any logged-in user; the front end shows the name.
 		{Method: http.MethodGet, Path: "/api/me", Name: "me", Handler: wings.Me, Auth: auth.LoginOnly},
 		{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail", Handler: c.Video.Get,
 			// Public data: one entry per id for every callback and timestamp.
 			Cache: &wings.CacheOptions{TTL: 10 * time.Second, Grace: 20 * time.Second, StaleIfError: 5 * time.Minute}},
+	}, dashRoutes(c)...)
+}
+
+// dashRoutes is the analytics dashboards' group under /api/dash/:biz.
+// Settings shared by the whole group (auth on bizline:{biz}, deadlines)
+// go in group, once.
+func dashRoutes(c *Container) []wings.Route {
+	group := func(path, name string, h echo.HandlerFunc) wings.Route {
+		return wings.Route{Method: http.MethodGet, Path: "/api/dash/:biz" + path, Name: name, Handler: h,
+			Timeout: 5 * time.Second}
+	}
+	return []wings.Route{
+		group("/realtime", "dash_realtime", c.Dash.Realtime),
+		group("/ranking", "dash_ranking", c.Dash.Ranking),
+		group("/funnel", "dash_funnel", c.Dash.Funnel),
+		group("/analysis", "dash_analysis", c.Dash.Analysis),
 	}
 }

@@ -87,9 +87,18 @@ func (d *AnalyticsDAO) client() (*chclient.Client, error) {
 	return d.ch, nil
 }
 
-// chErr classifies a ClickHouse failure: deadlines as timeouts, the rest as
-// an unavailable upstream.
+// chErr classifies a ClickHouse failure: an exception the server raised
+// about the query itself is our bug (internal); deadlines, cancellations
+// and connection failures mean ClickHouse is unavailable (upstream).
 func chErr(err error) error {
+	var ex *clickhouse.Exception
+	if errors.As(err, &ex) {
+		switch ex.Code {
+		case 159, 160, 394, 202: // timeout exceeded, too slow, query cancelled, too many queries
+			return apperr.Upstream("clickhouse", err)
+		}
+		return apperr.Wrap(apperr.KindInternal, err, "internal error")
+	}
 	return apperr.Upstream("clickhouse", err)
 }
 
@@ -115,7 +124,7 @@ func (d *AnalyticsDAO) Series(ctx context.Context, table, biz string, from, to t
 		if withUV {
 			uv = uvStateExpr
 		}
-		sel = "SELECT toDateTime(day) AS t, countMerge(pv) AS pv_n, " + uv + " AS uv_n, sumMerge(value_sum) AS value_total FROM " + table
+		sel = "SELECT day AS t, countMerge(pv) AS pv_n, " + uv + " AS uv_n, sumMerge(value_sum) AS value_total FROM " + table
 		where = " WHERE business_line = @biz AND day >= toDate(@from) AND day < toDate(@to)"
 		args = append(args, clickhouse.Named("from", from.Format(time.DateOnly)), clickhouse.Named("to", to.Format(time.DateOnly)))
 	case TableEvents:
@@ -140,7 +149,7 @@ func (d *AnalyticsDAO) Series(ctx context.Context, table, biz string, from, to t
 		where += " AND region = @region"
 		args = append(args, clickhouse.Named("region", f.Region))
 	}
-	query := sel + where + " GROUP BY t ORDER BY t WITH TOTALS"
+	query := sel + where + " GROUP BY t WITH TOTALS ORDER BY t"
 	return d.series(ctx, ch, query, args)
 }
 

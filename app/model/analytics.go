@@ -53,6 +53,14 @@ type Totals struct {
 	AvgValue *float64 `json:"avg_value,omitempty"`
 }
 
+// Freshness says where an answer came from and how old it is.
+type Freshness struct {
+	ComputedAt string `json:"computed_at"`
+	Source     string `json:"source"` // live or precomputed
+	Stale      bool   `json:"stale"`  // ClickHouse is down: the last precomputed payload
+	AgeSeconds int    `json:"age_seconds"`
+}
+
 // Realtime is today's hourly trend up to now.
 type Realtime struct {
 	Biz      string  `json:"biz"`
@@ -61,6 +69,7 @@ type Realtime struct {
 	Event    string  `json:"event"`
 	Hours    []Point `json:"hours"`
 	Totals   Totals  `json:"totals"`
+	Freshness
 }
 
 // RankItem is one item of a ranking.
@@ -76,6 +85,7 @@ type Ranking struct {
 	Date  string     `json:"date"`
 	Event string     `json:"event"`
 	Items []RankItem `json:"items"`
+	Freshness
 }
 
 // FunnelStep is one step of a funnel: users who reached it in order, and
@@ -93,6 +103,7 @@ type Funnel struct {
 	Window  int          `json:"window"`
 	Steps   []FunnelStep `json:"steps"`
 	Overall float64      `json:"overall"` // last step / first step
+	Freshness
 }
 
 // Analysis is a per-bucket series over a range with range totals.

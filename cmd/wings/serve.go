@@ -55,7 +55,7 @@ func serve(ctx context.Context, confDir string) error {
 	for _, w := range res.Warnings {
 		log.Warn("config: " + w)
 	}
-	c, err := app.NewContainer(rt)
+	c, err := app.NewContainer(rt, app.WithAnalytics(cfg.Analytics))
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,356 @@
+package service
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/wings-bff/wings/app/dao"
+	"github.com/wings-bff/wings/app/model"
+	"github.com/wings-bff/wings/framework/apperr"
+)
+
+// Home-page defaults: the parameters the precompute job answers.
+const (
+	HomeEvent       = "view"
+	HomeWindow      = 3600
+	homeRankingSize = 100
+)
+
+// HomeSteps are the default funnel steps.
+var HomeSteps = []string{"view", "click", "cart", "order"}
+
+// DashSource is what DashService needs from ClickHouse.
+type DashSource interface {
+	Series(ctx context.Context, table, biz string, from, to time.Time, f dao.Filters, withUV bool) ([]dao.Bucket, dao.Bucket, error)
+	Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.RankItem, error)
+	Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, error)
+}
+
+// PayloadStore keeps precomputed home payloads.
+type PayloadStore interface {
+	Put(ctx context.Context, key string, data []byte, at time.Time) error
+	Get(ctx context.Context, key string) ([]byte, time.Time, bool)
+}
+
+// DashService answers the dashboards: live from the rollups, or from the
+// precomputed home payload when it is fresh, or stale when ClickHouse is
+// down.
+type DashService struct {
+	src      DashSource
+	store    PayloadStore
+	loc      *time.Location
+	fresh    time.Duration
+	now      func() time.Time
+	tzName   string
+	homeKeys func(biz string) string
+}
+
+// NewDashService returns a service whose days are in loc and whose home
+// payloads count as fresh for fresh after they were computed.
+func NewDashService(src DashSource, store PayloadStore, loc *time.Location, fresh time.Duration, now func() time.Time) *DashService {
+	if now == nil {
+		now = time.Now
+	}
+	return &DashService{src: src, store: store, loc: loc, fresh: fresh, now: now, tzName: loc.String(),
+		homeKeys: func(biz string) string { return "dash:home:" + biz }}
+}
+
+// Location returns the time zone of day and hour boundaries.
+func (s *DashService) Location() *time.Location { return s.loc }
+
+// Today returns the start of the current day in the configured zone.
+func (s *DashService) Today() time.Time {
+	n := s.now().In(s.loc)
+	return time.Date(n.Year(), n.Month(), n.Day(), 0, 0, 0, 0, s.loc)
+}
+
+// Home is the precomputed payload of one business line.
+type Home struct {
+	ComputedAt time.Time       `json:"computed_at"`
+	Realtime   *model.Realtime `json:"realtime"`
+	Ranking    *model.Ranking  `json:"ranking"`
+	Funnel     *model.Funnel   `json:"funnel"`
+}
+
+// ErrNoData is the reason of the 503 when ClickHouse is down and nothing
+// was precomputed.
+const noDataMsg = "analytics store unavailable and no precomputed dashboard for %s yet; retry shortly"
+
+// Precompute computes and stores the home payload of biz.
+func (s *DashService) Precompute(ctx context.Context, biz string) error {
+	today := s.Today()
+	rt, err := s.liveRealtime(ctx, biz, HomeEvent, today)
+	if err != nil {
+		return err
+	}
+	rk, err := s.liveRanking(ctx, biz, today, HomeEvent, homeRankingSize)
+	if err != nil {
+		return err
+	}
+	fn, err := s.liveFunnel(ctx, biz, today, HomeSteps, HomeWindow)
+	if err != nil {
+		return err
+	}
+	h := Home{ComputedAt: s.now(), Realtime: rt, Ranking: rk, Funnel: fn}
+	b, err := json.Marshal(h)
+	if err != nil {
+		return err
+	}
+	return s.store.Put(ctx, s.homeKeys(biz), b, h.ComputedAt)
+}
+
+// home returns the stored payload of biz for today, if any.
+func (s *DashService) home(ctx context.Context, biz string) (*Home, bool) {
+	b, _, ok := s.store.Get(ctx, s.homeKeys(biz))
+	if !ok {
+		return nil, false
+	}
+	var h Home
+	if json.Unmarshal(b, &h) != nil || h.Realtime == nil || h.Ranking == nil || h.Funnel == nil {
+		return nil, false
+	}
+	return &h, true
+}
+
+// serve answers from the home payload when it is fresh (and the query is
+// the home one), else live, else stale from the payload, else 503.
+func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, pick func(*Home) *T, mark func(*T, model.Freshness), live func() (*T, error)) (*T, error) {
+	var h *Home
+	if isHome {
+		if hh, ok := s.home(ctx, biz); ok {
+			h = hh
+			age := s.now().Sub(h.ComputedAt)
+			if age <= s.fresh && h.Realtime.Date == s.Today().Format(time.DateOnly) {
+				v := pick(h)
+				mark(v, model.Freshness{ComputedAt: h.ComputedAt.In(s.loc).Format(time.RFC3339), Source: "precomputed", AgeSeconds: int(age.Seconds())})
+				return v, nil
+			}
+		}
+	}
+	v, err := live()
+	if err == nil {
+		mark(v, model.Freshness{ComputedAt: s.now().In(s.loc).Format(time.RFC3339), Source: "live"})
+		return v, nil
+	}
+	if !unavailable(err) {
+		return nil, err
+	}
+	if h == nil && isHome {
+		h, _ = s.home(ctx, biz)
+	}
+	if h == nil {
+		return nil, apperr.Wrap(apperr.KindUnavailable, err, fmt.Sprintf(noDataMsg, biz))
+	}
+	v = pick(h)
+	mark(v, model.Freshness{ComputedAt: h.ComputedAt.In(s.loc).Format(time.RFC3339), Source: "precomputed",
+		Stale: true, AgeSeconds: int(s.now().Sub(h.ComputedAt).Seconds())})
+	return v, nil
+}
+
+// unavailable reports whether err means ClickHouse could not answer.
+func unavailable(err error) bool {
+	switch apperr.KindOf(err) {
+	case apperr.KindUpstream, apperr.KindUpstreamTimeout, apperr.KindUnavailable:
+		return true
+	}
+	return errors.Is(err, context.DeadlineExceeded)
+}
+
+// Realtime returns today's hourly trend of event up to now with day totals.
+func (s *DashService) Realtime(ctx context.Context, biz, event string) (*model.Realtime, error) {
+	return serve(ctx, s, biz, event == HomeEvent,
+		func(h *Home) *model.Realtime { v := *h.Realtime; return &v },
+		func(v *model.Realtime, f model.Freshness) { v.Freshness = f },
+		func() (*model.Realtime, error) { return s.liveRealtime(ctx, biz, event, s.Today()) })
+}
+
+func (s *DashService) liveRealtime(ctx context.Context, biz, event string, today time.Time) (*model.Realtime, error) {
+	now := s.now()
+	end := now.Truncate(time.Hour).Add(time.Hour) // through the open hour
+	rows, tot, err := s.src.Series(ctx, dao.TableLineHour, biz, today, end, dao.Filters{Event: event}, true)
+	if err != nil {
+		return nil, fmt.Errorf("realtime %s: %w", biz, err)
+	}
+	all := []string{"pv", "uv", "avg_value"}
+	return &model.Realtime{
+		Biz: biz, Date: today.Format(time.DateOnly), Timezone: s.tzName, Event: event,
+		Hours:  fill(rows, today, end, time.Hour, s.loc, "hour", all),
+		Totals: totals(tot, all),
+	}, nil
+}
+
+// Ranking returns the top limit items by pv of event on day.
+func (s *DashService) Ranking(ctx context.Context, biz string, day time.Time, event string, limit int) (*model.Ranking, error) {
+	isHome := event == HomeEvent && day.Equal(s.Today()) && limit <= homeRankingSize
+	return serve(ctx, s, biz, isHome,
+		func(h *Home) *model.Ranking {
+			v := *h.Ranking
+			v.Items = v.Items[:min(limit, len(v.Items))]
+			return &v
+		},
+		func(v *model.Ranking, f model.Freshness) { v.Freshness = f },
+		func() (*model.Ranking, error) { return s.liveRanking(ctx, biz, day, event, limit) })
+}
+
+func (s *DashService) liveRanking(ctx context.Context, biz string, day time.Time, event string, limit int) (*model.Ranking, error) {
+	items, err := s.src.Ranking(ctx, biz, event, day, limit)
+	if err != nil {
+		return nil, fmt.Errorf("ranking %s: %w", biz, err)
+	}
+	if items == nil {
+		items = []model.RankItem{}
+	}
+	return &model.Ranking{Biz: biz, Date: day.Format(time.DateOnly), Event: event, Items: items}, nil
+}
+
+// Funnel returns the ordered funnel of steps within window seconds on day.
+func (s *DashService) Funnel(ctx context.Context, biz string, day time.Time, steps []string, window int) (*model.Funnel, error) {
+	isHome := day.Equal(s.Today()) && window == HomeWindow && equal(steps, HomeSteps)
+	return serve(ctx, s, biz, isHome,
+		func(h *Home) *model.Funnel { v := *h.Funnel; return &v },
+		func(v *model.Funnel, f model.Freshness) { v.Freshness = f },
+		func() (*model.Funnel, error) { return s.liveFunnel(ctx, biz, day, steps, window) })
+}
+
+func (s *DashService) liveFunnel(ctx context.Context, biz string, day time.Time, steps []string, window int) (*model.Funnel, error) {
+	counts, err := s.src.Funnel(ctx, biz, steps, window, day, day.AddDate(0, 0, 1))
+	if err != nil {
+		return nil, fmt.Errorf("funnel %s: %w", biz, err)
+	}
+	f := &model.Funnel{Biz: biz, Date: day.Format(time.DateOnly), Window: window}
+	for i, st := range steps {
+		rate := 1.0
+		if i > 0 {
+			rate = ratio(counts[i], counts[i-1])
+		}
+		f.Steps = append(f.Steps, model.FunnelStep{Step: st, Users: counts[i], Rate: rate})
+	}
+	f.Overall = ratio(counts[len(counts)-1], counts[0])
+	return f, nil
+}
+
+// AnalysisQuery is a validated analysis request; From and To are days
+// (inclusive) in the configured zone.
+type AnalysisQuery struct {
+	Biz         string
+	From, To    time.Time
+	Granularity string // hour or day
+	Metrics     []string
+	Filters     dao.Filters
+}
+
+// Analysis returns per-bucket metrics over the range with range totals.
+func (s *DashService) Analysis(ctx context.Context, q AnalysisQuery) (*model.Analysis, error) {
+	table := dao.Route(q.Granularity, q.Filters)
+	end := q.To.AddDate(0, 0, 1)
+	withUV := contains(q.Metrics, "uv")
+	rows, tot, err := s.src.Series(ctx, table, q.Biz, q.From, end, q.Filters, withUV)
+	if err != nil {
+		if unavailable(err) {
+			return nil, apperr.Wrap(apperr.KindUnavailable, err, "analytics store unavailable; retry shortly")
+		}
+		return nil, fmt.Errorf("analysis %s: %w", q.Biz, err)
+	}
+	step := 24 * time.Hour
+	if q.Granularity == "hour" {
+		step = time.Hour
+	}
+	filters := map[string]string{}
+	for k, v := range map[string]string{"event": q.Filters.Event, "platform": q.Filters.Platform, "region": q.Filters.Region} {
+		if v != "" {
+			filters[k] = v
+		}
+	}
+	return &model.Analysis{
+		Biz: q.Biz, From: q.From.Format(time.DateOnly), To: q.To.Format(time.DateOnly),
+		Granularity: q.Granularity, Metrics: q.Metrics, Filters: filters,
+		Series: fill(rows, q.From, end, step, s.loc, q.Granularity, q.Metrics),
+		Totals: totals(tot, q.Metrics), Source: table,
+	}, nil
+}
+
+// fill returns one point per bucket in [from, to), zero where ClickHouse
+// had no row (there is no WITH FILL on 18.16). Days step by calendar day.
+func fill(rows []dao.Bucket, from, to time.Time, step time.Duration, loc *time.Location, gran string, metrics []string) []model.Point {
+	byKey := make(map[string]dao.Bucket, len(rows))
+	layout := "2006-01-02 15:04"
+	if gran == "day" {
+		layout = time.DateOnly
+	}
+	for _, r := range rows {
+		t := r.Time.In(loc)
+		if gran == "day" {
+			// Dates come back as midnight UTC of the calendar day.
+			t = r.Time.UTC()
+		}
+		byKey[t.Format(layout)] = r
+	}
+	var out []model.Point
+	for t := from; t.Before(to); {
+		key := t.Format(layout)
+		out = append(out, point(key, byKey[key], metrics))
+		if gran == "day" {
+			t = t.AddDate(0, 0, 1)
+		} else {
+			t = t.Add(step)
+		}
+	}
+	return out
+}
+
+func point(key string, b dao.Bucket, metrics []string) model.Point {
+	t := totals(b, metrics)
+	return model.Point{Time: key, PV: t.PV, UV: t.UV, AvgValue: t.AvgValue}
+}
+
+func totals(b dao.Bucket, metrics []string) model.Totals {
+	var t model.Totals
+	for _, m := range metrics {
+		switch m {
+		case "pv":
+			v := b.PV
+			t.PV = &v
+		case "uv":
+			v := b.UV
+			t.UV = &v
+		case "avg_value":
+			v := 0.0
+			if b.PV > 0 {
+				v = b.ValueSum / float64(b.PV)
+			}
+			t.AvgValue = &v
+		}
+	}
+	return t
+}
+
+func ratio(a, b uint64) float64 {
+	if b == 0 {
+		return 0
+	}
+	return float64(a) / float64(b)
+}
+
+func equal(a, b []string) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+func contains(xs []string, x string) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,252 @@
+// Package scheduler runs background jobs every interval, once per cluster:
+// before each run an instance takes a Redis lease (SET NX PX with a random
+// token) that lasts one interval, so the other instances skip that tick.
+// Without Redis the lease is in-process only. A job's panic is recovered
+// and counted; jobs run under the context given to Start (the Runtime's).
+package scheduler
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"runtime/debug"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+	"github.com/sirupsen/logrus"
+)
+
+// Job is one periodic task.
+type Job struct {
+	// Name keys the lease and labels the metrics; keep it short and fixed.
+	Name     string
+	Interval time.Duration
+	// Timeout bounds one run; zero means Interval.
+	Timeout time.Duration
+	Run     func(ctx context.Context) error
+}
+
+// Results of a run, the values of the result label.
+const (
+	ResultOK      = "ok"
+	ResultError   = "error"
+	ResultPanic   = "panic"
+	ResultSkipped = "skipped" // another instance holds the lease
+)
+
+// Metrics are the scheduler's collectors.
+type Metrics struct {
+	runs        *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	lastSuccess *prometheus.GaugeVec
+}
+
+// NewMetrics registers wings_scheduler_job_runs_total{job,result},
+// wings_scheduler_job_duration_seconds{job} and
+// wings_scheduler_job_last_success_timestamp_seconds{job} on reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "wings_scheduler_job_runs_total", Help: "Scheduled job runs by result (ok, error, panic, skipped).",
+		}, []string{"job", "result"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "wings_scheduler_job_duration_seconds", Help: "Duration of scheduled job runs.",
+			Buckets: []float64{.01, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"job"}),
+		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wings_scheduler_job_last_success_timestamp_seconds", Help: "Unix time of the last successful run.",
+		}, []string{"job"}),
+	}
+	reg.MustRegister(m.runs, m.duration, m.lastSuccess)
+	return m
+}
+
+// Scheduler runs jobs. Build it with New, Add jobs, then Start.
+type Scheduler struct {
+	rdb    *redis.Client // nil: in-process leases
+	prefix string
+	token  string
+	log    *logrus.Logger
+	m      *Metrics
+
+	mu      sync.Mutex
+	jobs    []Job
+	local   map[string]time.Time // in-process leases: job -> expiry
+	wg      sync.WaitGroup
+	started bool
+}
+
+// New returns a scheduler whose leases live in rdb (nil for in-process)
+// under keyPrefix (for example "wings:lease:").
+func New(rdb *redis.Client, keyPrefix string, m *Metrics, log *logrus.Logger) *Scheduler {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return &Scheduler{rdb: rdb, prefix: keyPrefix, token: hex.EncodeToString(b[:]), log: log, m: m, local: map[string]time.Time{}}
+}
+
+// Add registers a job; it must be called before Start.
+func (s *Scheduler) Add(j Job) error {
+	if j.Name == "" || j.Interval <= 0 || j.Run == nil {
+		return fmt.Errorf("scheduler: job %q needs a name, an interval > 0 and a Run func", j.Name)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started {
+		return fmt.Errorf("scheduler: job %q added after Start", j.Name)
+	}
+	s.jobs = append(s.jobs, j)
+	return nil
+}
+
+// Start runs every job at once and then every interval until ctx ends.
+func (s *Scheduler) Start(ctx context.Context) {
+	s.mu.Lock()
+	s.started = true
+	jobs := append([]Job(nil), s.jobs...)
+	s.mu.Unlock()
+	for _, j := range jobs {
+		s.wg.Add(1)
+		go func() {
+			defer s.wg.Done()
+			s.loop(ctx, j)
+		}()
+	}
+}
+
+// Wait blocks until every job loop has returned (after ctx ended).
+func (s *Scheduler) Wait() { s.wg.Wait() }
+
+func (s *Scheduler) loop(ctx context.Context, j Job) {
+	t := time.NewTicker(j.Interval)
+	defer t.Stop()
+	for {
+		s.Tick(ctx, j)
+		select {
+		case <-ctx.Done():
+			s.release(j)
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// Tick runs j once if this instance wins the lease for the current
+// interval, and reports the result.
+func (s *Scheduler) Tick(ctx context.Context, j Job) string {
+	if ctx.Err() != nil {
+		return ResultSkipped
+	}
+	ok, err := s.acquire(ctx, j)
+	if err != nil {
+		// Redis down: better to run everywhere than nowhere.
+		s.log.WithError(err).WithField("job", j.Name).Warn("job lease unavailable; running locally")
+		ok = true
+	}
+	if !ok {
+		s.m.runs.WithLabelValues(j.Name, ResultSkipped).Inc()
+		return ResultSkipped
+	}
+	timeout := j.Timeout
+	if timeout <= 0 {
+		timeout = j.Interval
+	}
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	stopRenew := s.renew(rctx, j)
+	defer stopRenew()
+	start := time.Now()
+	result := s.run(rctx, j)
+	s.m.duration.WithLabelValues(j.Name).Observe(time.Since(start).Seconds())
+	s.m.runs.WithLabelValues(j.Name, result).Inc()
+	if result == ResultOK {
+		s.m.lastSuccess.WithLabelValues(j.Name).SetToCurrentTime()
+	}
+	return result
+}
+
+func (s *Scheduler) run(ctx context.Context, j Job) (result string) {
+	defer func() {
+		if p := recover(); p != nil {
+			s.log.WithFields(logrus.Fields{"job": j.Name, "panic": fmt.Sprint(p), "stack": string(debug.Stack())}).Error("job panicked")
+			result = ResultPanic
+		}
+	}()
+	if err := j.Run(ctx); err != nil {
+		s.log.WithError(err).WithField("job", j.Name).Warn("job failed")
+		return ResultError
+	}
+	return ResultOK
+}
+
+// leaseTTL is how long one run's lease lasts: just under one interval, so
+// the next tick of the holder (or anyone) can take it again.
+func leaseTTL(j Job) time.Duration {
+	ttl := j.Interval - j.Interval/20
+	if ttl < 10*time.Millisecond {
+		ttl = 10 * time.Millisecond
+	}
+	return ttl
+}
+
+func (s *Scheduler) key(j Job) string { return s.prefix + j.Name }
+
+func (s *Scheduler) acquire(ctx context.Context, j Job) (bool, error) {
+	if s.rdb == nil {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		if time.Now().Before(s.local[j.Name]) {
+			return false, nil
+		}
+		s.local[j.Name] = time.Now().Add(leaseTTL(j))
+		return true, nil
+	}
+	cctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	return s.rdb.SetNX(cctx, s.key(j), s.token, leaseTTL(j)).Result()
+}
+
+// renewScript extends the lease only if we still hold it.
+var renewScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("PEXPIRE", KEYS[1], ARGV[2]) else return 0 end`)
+
+// releaseScript deletes the lease only if we hold it.
+var releaseScript = redis.NewScript(`if redis.call("GET", KEYS[1]) == ARGV[1] then return redis.call("DEL", KEYS[1]) else return 0 end`)
+
+// renew keeps the lease alive while a run outlasts half its TTL.
+func (s *Scheduler) renew(ctx context.Context, j Job) func() {
+	if s.rdb == nil {
+		return func() {}
+	}
+	ttl := leaseTTL(j)
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(ttl / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+				_ = renewScript.Run(cctx, s.rdb, []string{s.key(j)}, s.token, ttl.Milliseconds()).Err()
+				cancel()
+			}
+		}
+	}()
+	return func() { close(done) }
+}
+
+// release gives the lease up on shutdown, so another instance takes over
+// at its next tick.
+func (s *Scheduler) release(j Job) {
+	if s.rdb == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	_ = releaseScript.Run(ctx, s.rdb, []string{s.key(j)}, s.token).Err()
+}
