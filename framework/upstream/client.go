@@ -170,7 +170,8 @@ func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, out
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // ids beyond 2^53 survive decoding into map[string]any
 	if err := dec.Decode(out); err != nil {
-		return apperr.Upstream(c.name, fmt.Errorf("GET %s: bad JSON: %w", path, err))
+		// The body is valid JSON (checked once per call): the shape is wrong.
+		return apperr.Upstream(c.name, fmt.Errorf("GET %s: schema: %w", path, err))
 	}
 	return nil
 }
