@@ -4,9 +4,9 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/wings-bff/wings/framework/auth"
 	"github.com/labstack/echo/v4"
 
+	"github.com/wings-bff/wings/framework/auth"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -27,7 +27,7 @@ func Routes(c *Container) []wings.Route {
 func dashRoutes(c *Container) []wings.Route {
 	group := func(path, name string, h echo.HandlerFunc) wings.Route {
 		return wings.Route{Method: http.MethodGet, Path: "/api/dash/:biz" + path, Name: name, Handler: h,
-			Timeout: 5 * time.Second}
+			Timeout: 5 * time.Second, Auth: "bizline:{biz}"}
 	}
 	return []wings.Route{
 		group("/realtime", "dash_realtime", c.Dash.Realtime),
