@@ -57,6 +57,10 @@ func benchRuntime(b *testing.B, level string) *wings.Runtime {
 		Env:    "test",
 		Log:    config.Log{Level: level, Format: "json"},
 		Server: config.Server{RequestTimeout: 3 * time.Second, ShutdownTimeout: time.Second, GzipMinBytes: 1024},
+		Auth: config.Auth{
+			Identity:   config.AuthIdentity{Provider: "static"},
+			Permission: config.AuthPermission{Provider: "static"},
+		},
 	}
 	rt, err := wings.New(cfg, wings.Options{LogOutput: io.Discard})
 	if err != nil {
