@@ -305,6 +305,11 @@ func (c *Cache) refresh(ctx context.Context, ikey string, p Policy, load Loader)
 // compute runs the loader (behind the optional Redis lock) and stores what
 // it returns in both levels.
 func (c *Cache) compute(ctx context.Context, ikey string, p Policy, load Loader) (*entry, error) {
+	// A caller that missed just before the previous flight stored its
+	// entry starts a new flight: give it that entry instead of a new load.
+	if e := c.l1.get(ikey, time.Now()); e != nil && time.Now().Before(e.expires) {
+		return e, nil
+	}
 	if c.remote.lockTTL > 0 && c.remote.usable() {
 		if !c.remote.lock(ctx, ikey) {
 			// Another instance computes it: wait for its entry, up to lock_ttl.
