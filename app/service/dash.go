@@ -283,8 +283,9 @@ func fill(rows []dao.Bucket, from, to time.Time, step time.Duration, loc *time.L
 	for _, r := range rows {
 		t := r.Time.In(loc)
 		if gran == "day" {
-			// Dates come back as midnight UTC of the calendar day.
-			t = r.Time.UTC()
+			// A Date comes back as midnight of the calendar day in the
+			// location the driver attached: format it there.
+			t = r.Time
 		}
 		byKey[t.Format(layout)] = r
 	}

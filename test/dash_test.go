@@ -1,0 +1,549 @@
+package test
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/url"
+	"os/exec"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
+	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+
+	"github.com/wings-bff/wings/app/eventgen"
+	"github.com/wings-bff/wings/app/model"
+)
+
+// Ports of this file's services (svc.sh port scheme: ClickHouse ports differ
+// by multiples of 10).
+const (
+	dashCHPort      = "19200"
+	dashCHKillPort  = "19210"
+	dashRedisPort   = "6397"
+	dashTZ          = "Asia/Shanghai"
+	uvErrorBound    = 0.01 // documented bound of uniqCombined(17)
+	dashTestDBFmt   = "dash_test_%d"
+	dashSeedUsers   = 4000
+	dashSeedPerDay  = 8000
+	dashSeedHistory = 3
+)
+
+// svc runs scripts/svc.sh and returns its last line.
+func svc(t testing.TB, args ...string) string {
+	t.Helper()
+	out, err := exec.Command("../scripts/svc.sh", args...).CombinedOutput()
+	if err != nil {
+		t.Fatalf("svc.sh %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	return lines[len(lines)-1]
+}
+
+// startClickHouse starts a real ClickHouse on port for the test.
+func startClickHouse(t testing.TB, port string) string {
+	t.Helper()
+	addr := svc(t, "start", "clickhouse", port)
+	t.Cleanup(func() { _, _ = exec.Command("../scripts/svc.sh", "stop", "clickhouse", port).CombinedOutput() })
+	return addr
+}
+
+func chConn(t testing.TB, addr, db string) driver.Conn {
+	t.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{addr}, Auth: clickhouse.Auth{Database: db}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
+// migrate runs `wings migrate` against db.
+func migrate(t testing.TB, addr, db string) string {
+	t.Helper()
+	cmd := exec.Command(wingsBin(t), "migrate")
+	cmd.Dir = ".."
+	cmd.Env = append(cmd.Environ(), "WINGS_ENV=test", "WINGS_CLICKHOUSE__ADDR="+addr, "WINGS_CLICKHOUSE__DATABASE="+db)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("wings migrate: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func insert(t testing.TB, conn driver.Conn, c *model.EventColumns) {
+	t.Helper()
+	b, err := conn.PrepareBatch(context.Background(), "INSERT INTO events (event_time, business_line, event, user_id, item, platform, region, value)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, col := range []any{c.Time, c.Line, c.Event, c.User, c.Item, c.Platform, c.Region, c.Value} {
+		if err := b.Column(i).Append(col); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Send(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func dashGet(t testing.TB, base, path string) (int, map[string]any) {
+	t.Helper()
+	r := get(t, base+path)
+	m := r.JSON(t)
+	return r.Status, m
+}
+
+func data(t testing.TB, m map[string]any) map[string]any {
+	t.Helper()
+	d, ok := m["data"].(map[string]any)
+	if !ok {
+		t.Fatalf("no data in %v", m)
+	}
+	return d
+}
+
+func num(v any) float64 { f, _ := v.(float64); return f }
+
+func withinUV(got, want float64) bool {
+	return math.Abs(got-want) <= math.Max(1, want*uvErrorBound)
+}
+
+type refRow struct {
+	Bucket string  `ch:"b"`
+	PV     uint64  `ch:"pv"`
+	UV     uint64  `ch:"uv"`
+	Sum    float64 `ch:"s"`
+}
+
+// refSeries is the straightforward raw-table answer: exact counts.
+func refSeries(t testing.TB, conn driver.Conn, bucket, where string, args ...any) (map[string]refRow, refRow) {
+	t.Helper()
+	var rows []refRow
+	q := fmt.Sprintf("SELECT %s AS b, count() AS pv, uniqExact(user_id) AS uv, sum(value) AS s FROM events WHERE %s GROUP BY b", bucket, where)
+	if err := conn.Select(context.Background(), &rows, q, args...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	var tot []refRow
+	q = fmt.Sprintf("SELECT '' AS b, count() AS pv, uniqExact(user_id) AS uv, sum(value) AS s FROM events WHERE %s", where)
+	if err := conn.Select(context.Background(), &tot, q, args...); err != nil {
+		t.Fatal(err)
+	}
+	m := map[string]refRow{}
+	for _, r := range rows {
+		m[r.Bucket] = r
+	}
+	return m, tot[0]
+}
+
+// checkSeries compares an API series and totals with the reference.
+func checkSeries(t *testing.T, series []any, totals map[string]any, ref map[string]refRow, refTot refRow) {
+	t.Helper()
+	seen := 0
+	for _, p := range series {
+		pt := p.(map[string]any)
+		want := ref[pt["time"].(string)]
+		if want.PV > 0 {
+			seen++
+		}
+		if uint64(num(pt["pv"])) != want.PV {
+			t.Errorf("%s pv: got %v; want %d", pt["time"], pt["pv"], want.PV)
+		}
+		if !withinUV(num(pt["uv"]), float64(want.UV)) {
+			t.Errorf("%s uv: got %v; want %d within 1%%", pt["time"], pt["uv"], want.UV)
+		}
+		if want.PV > 0 && math.Abs(num(pt["avg_value"])-want.Sum/float64(want.PV)) > 1e-6 {
+			t.Errorf("%s avg_value: got %v; want %v", pt["time"], pt["avg_value"], want.Sum/float64(want.PV))
+		}
+	}
+	if seen != len(ref) {
+		t.Errorf("series has %d non-empty buckets; want %d (%v)", seen, len(ref), ref)
+	}
+	if uint64(num(totals["pv"])) != refTot.PV {
+		t.Errorf("totals pv: got %v; want %d", totals["pv"], refTot.PV)
+	}
+	if !withinUV(num(totals["uv"]), float64(refTot.UV)) {
+		t.Errorf("totals uv: got %v; want %d within 1%%", totals["uv"], refTot.UV)
+	}
+}
+
+// TestDashboards checks every endpoint and filter against straightforward
+// SQL on the raw table, day and hour boundaries in Asia/Shanghai, the open
+// hour, and parameter validation, on a real ClickHouse.
+func TestDashboards(t *testing.T) {
+	addr := startClickHouse(t, dashCHPort)
+	db := fmt.Sprintf(dashTestDBFmt, time.Now().UnixNano()%1e9)
+	out := migrate(t, addr, db)
+	if !strings.Contains(out, "applied 002_rollups.sql") {
+		t.Fatalf("first migrate: %s", out)
+	}
+	if out := migrate(t, addr, db); strings.Contains(out, "applied") {
+		t.Fatalf("second migrate applied again: %s", out)
+	}
+	conn := chConn(t, addr, db)
+	t.Cleanup(func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db) })
+
+	loc, _ := time.LoadLocation(dashTZ)
+	now := time.Now().In(loc)
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc)
+	g := eventgen.New(7, dashSeedUsers)
+	var cols model.EventColumns
+	for d := dashSeedHistory; d >= 0; d-- {
+		cols.Reset()
+		g.Day(&cols, today.AddDate(0, 0, -d), now, dashSeedPerDay)
+		insert(t, conn, &cols)
+	}
+	// Boundary events: the last second of yesterday and the first of today
+	// in Asia/Shanghai (16:00 UTC), on a line of their own.
+	cols.Reset()
+	cols.Add(today.Add(-time.Second), "ticket", "view", 1, "t-1", "ios", "beijing", 1)
+	cols.Add(today, "ticket", "view", 2, "t-1", "ios", "beijing", 3)
+	cols.Add(today, "ticket", "view", 2, "t-2", "android", "shanghai", 5)
+	insert(t, conn, &cols)
+
+	redisAddr := svc(t, "start", "redis", dashRedisPort)
+	t.Cleanup(func() { _, _ = exec.Command("../scripts/svc.sh", "stop", "redis", dashRedisPort).CombinedOutput() })
+	mock, _ := startMock(t)
+	srv, _ := startServer(t, mock, "WINGS_CLICKHOUSE__ADDR="+addr, "WINGS_CLICKHOUSE__DATABASE="+db,
+		"WINGS_REDIS__ADDR="+redisAddr, "WINGS_APP__NAME=dash-test-"+db, "WINGS_ANALYTICS__PRECOMPUTE_INTERVAL=1h",
+		"WINGS_AUTH__IDENTITY__PROVIDER=static")
+	auth := authHeaders()
+	fetch := func(path string) (int, map[string]any) {
+		t.Helper()
+		r := get(t, srv+path, auth...)
+		return r.Status, r.JSON(t)
+	}
+	todayS := today.Format(time.DateOnly)
+	from := today.AddDate(0, 0, -dashSeedHistory).Format(time.DateOnly)
+
+	t.Run("realtime", func(t *testing.T) {
+		for _, biz := range []string{"video", "mall", "ticket"} {
+			st, m := fetch("/api/dash/" + biz + "/realtime")
+			if st != 200 {
+				t.Fatalf("%s: status %d %v", biz, st, m)
+			}
+			d := data(t, m)
+			ref, tot := refSeries(t, conn, "formatDateTime(toStartOfHour(event_time, 'Asia/Shanghai'), '%Y-%m-%d %H:00', 'Asia/Shanghai')",
+				"business_line = ? AND event = 'view' AND toDate(event_time, 'Asia/Shanghai') = toDate(?)", biz, todayS)
+			hours := d["hours"].([]any)
+			if len(hours) != now.Hour()+1 {
+				t.Errorf("%s: %d hours; want %d (through the open hour)", biz, len(hours), now.Hour()+1)
+			}
+			checkSeries(t, hours, d["totals"].(map[string]any), ref, tot)
+		}
+	})
+
+	t.Run("day boundary in Asia/Shanghai", func(t *testing.T) {
+		yest := today.AddDate(0, 0, -1).Format(time.DateOnly)
+		st, m := fetch("/api/dash/ticket/analysis?granularity=day&from=" + yest + "&to=" + todayS + "&event=view&platform=ios")
+		if st != 200 {
+			t.Fatalf("status %d %v", st, m)
+		}
+		ref, tot := refSeries(t, conn, "toString(toDate(event_time, 'Asia/Shanghai'))",
+			"business_line = 'ticket' AND event = 'view' AND platform = 'ios' AND toDate(event_time, 'Asia/Shanghai') BETWEEN toDate(?) AND toDate(?)", yest, todayS)
+		d := data(t, m)
+		checkSeries(t, d["series"].([]any), d["totals"].(map[string]any), ref, tot)
+		s := d["series"].([]any)
+		if num(s[0].(map[string]any)["pv"]) < 1 || num(s[1].(map[string]any)["pv"]) < 1 {
+			t.Errorf("the 23:59:59 and 00:00:00 events must land on two days: %v", s)
+		}
+	})
+
+	t.Run("ranking", func(t *testing.T) {
+		for _, q := range []struct{ biz, event, date string }{{"video", "view", todayS}, {"mall", "order", from}} {
+			st, m := fetch(fmt.Sprintf("/api/dash/%s/ranking?limit=10&date=%s&event=%s", q.biz, q.date, q.event))
+			if st != 200 {
+				t.Fatalf("status %d %v", st, m)
+			}
+			var want []struct {
+				Item string `ch:"item"`
+				C    uint64 `ch:"c"`
+			}
+			if err := conn.Select(context.Background(), &want, "SELECT item, count() AS c FROM events WHERE business_line = ? AND event = ? AND toDate(event_time, 'Asia/Shanghai') = toDate(?) GROUP BY item ORDER BY c DESC, item ASC LIMIT 10", q.biz, q.event, q.date); err != nil {
+				t.Fatal(err)
+			}
+			items := data(t, m)["items"].([]any)
+			if len(items) != len(want) {
+				t.Fatalf("%v: %d items; want %d", q, len(items), len(want))
+			}
+			for i, it := range items {
+				im := it.(map[string]any)
+				if im["item"] != want[i].Item || uint64(num(im["pv"])) != want[i].C {
+					t.Errorf("%v #%d: got %v %v; want %s %d", q, i+1, im["item"], im["pv"], want[i].Item, want[i].C)
+				}
+			}
+		}
+	})
+
+	t.Run("funnel", func(t *testing.T) {
+		for _, q := range []struct {
+			biz, steps, date string
+			window           int
+		}{{"video", "view,click,cart,order", todayS, 3600}, {"mall", "view,cart", from, 120}, {"music", "click,order", from, 600}} {
+			st, m := fetch(fmt.Sprintf("/api/dash/%s/funnel?date=%s&steps=%s&window=%d", q.biz, q.date, q.steps, q.window))
+			if st != 200 {
+				t.Fatalf("status %d %v", st, m)
+			}
+			want := refFunnel(t, conn, q.biz, q.date, strings.Split(q.steps, ","), q.window)
+			steps := data(t, m)["steps"].([]any)
+			for i, s := range steps {
+				if got := uint64(num(s.(map[string]any)["users"])); got != want[i] {
+					t.Errorf("%v step %d: got %d users; want %d", q, i, got, want[i])
+				}
+			}
+			if want[0] > 0 && math.Abs(num(data(t, m)["overall"])-float64(want[len(want)-1])/float64(want[0])) > 1e-9 {
+				t.Errorf("%v overall: got %v", q, data(t, m)["overall"])
+			}
+		}
+	})
+
+	t.Run("analysis filters", func(t *testing.T) {
+		cases := []struct{ gran, filters, where string }{
+			{"day", "", ""},
+			{"day", "&event=order", " AND event = 'order'"},
+			{"day", "&platform=ios", " AND platform = 'ios'"},
+			{"day", "&region=zhejiang&event=view", " AND region = 'zhejiang' AND event = 'view'"},
+			{"day", "&platform=android&region=beijing", " AND platform = 'android' AND region = 'beijing'"},
+			{"hour", "", ""},
+			{"hour", "&event=click", " AND event = 'click'"},
+			{"hour", "&platform=web&region=shanghai&event=view", " AND platform = 'web' AND region = 'shanghai' AND event = 'view'"},
+		}
+		for _, c := range cases {
+			path := fmt.Sprintf("/api/dash/video/analysis?from=%s&to=%s&granularity=%s&metrics=pv,uv,avg_value%s", from, todayS, c.gran, c.filters)
+			st, m := fetch(path)
+			if st != 200 {
+				t.Fatalf("%s: status %d %v", path, st, m)
+			}
+			bucket := "toString(toDate(event_time, 'Asia/Shanghai'))"
+			if c.gran == "hour" {
+				bucket = "formatDateTime(toStartOfHour(event_time, 'Asia/Shanghai'), '%Y-%m-%d %H:00', 'Asia/Shanghai')"
+			}
+			ref, tot := refSeries(t, conn, bucket, "business_line = 'video' AND toDate(event_time, 'Asia/Shanghai') BETWEEN toDate(?) AND toDate(?)"+c.where, from, todayS)
+			d := data(t, m)
+			wantN := dashSeedHistory + 1
+			if c.gran == "hour" {
+				wantN *= 24
+			}
+			if got := len(d["series"].([]any)); got != wantN {
+				t.Errorf("%s: %d buckets; want %d (gaps filled)", path, got, wantN)
+			}
+			checkSeries(t, d["series"].([]any), d["totals"].(map[string]any), ref, tot)
+		}
+	})
+
+	t.Run("open hour: an inserted event is in the next answer", func(t *testing.T) {
+		_, m := fetch("/api/dash/pet/realtime?event=order")
+		before := num(data(t, m)["totals"].(map[string]any)["pv"])
+		var c model.EventColumns
+		c.Add(time.Now(), "pet", "order", 999999, "pet-x", "ios", "beijing", 42)
+		insert(t, conn, &c)
+		_, m = fetch("/api/dash/pet/realtime?event=order")
+		if got := num(data(t, m)["totals"].(map[string]any)["pv"]); got != before+1 {
+			t.Errorf("pv after insert: got %v; want %v", got, before+1)
+		}
+		_, m = fetch("/api/dash/pet/analysis?granularity=hour&event=order&metrics=pv")
+		s := data(t, m)["series"].([]any)
+		if num(s[now.Hour()].(map[string]any)["pv"]) < 1 {
+			t.Errorf("open hour missing from analysis: %v", s[now.Hour()])
+		}
+	})
+
+	t.Run("validation and injection", func(t *testing.T) {
+		cases := []struct{ path, param string }{
+			{"/api/dash/nope/realtime", "biz"},
+			{"/api/dash/video'%20OR%201=1/realtime", "biz"},
+			{"/api/dash/video/realtime?event=x'%3B%20DROP%20TABLE%20events", "event"},
+			{"/api/dash/video/ranking?limit=0", "limit"},
+			{"/api/dash/video/ranking?limit=10%20OR%201", "limit"},
+			{"/api/dash/video/ranking?date=2026-13-01", "date"},
+			{"/api/dash/video/ranking?date=" + today.AddDate(0, 0, 2).Format(time.DateOnly), "date"},
+			{"/api/dash/video/funnel?steps=view,view", "steps"},
+			{"/api/dash/video/funnel?steps=view", "steps"},
+			{"/api/dash/video/funnel?steps=view,click)%20OR%20(1", "steps"},
+			{"/api/dash/video/funnel?window=-1", "window"},
+			{"/api/dash/video/analysis?metrics=pv,bogus", "metrics"},
+			{"/api/dash/video/analysis?granularity=minute", "granularity"},
+			{"/api/dash/video/analysis?from=" + todayS + "&to=" + from, "from"},
+			{"/api/dash/video/analysis?from=" + today.AddDate(0, 0, -100).Format(time.DateOnly), "to"},
+			{"/api/dash/video/analysis?granularity=hour&from=" + today.AddDate(0, 0, -8).Format(time.DateOnly), "to"},
+			{"/api/dash/video/analysis?from=yesterday", "from"},
+			{"/api/dash/video/analysis?platform=ios'%20OR%20''='", "platform"},
+			{"/api/dash/video/analysis?region=" + url.QueryEscape("a\\' OR 1"), "region"},
+		}
+		for _, c := range cases {
+			st, m := fetch(c.path)
+			msg, _ := m["msg"].(string)
+			if st != 400 || !strings.HasPrefix(msg, c.param+":") {
+				t.Errorf("%s: got %d %q; want 400 naming %s", c.path, st, msg, c.param)
+			}
+		}
+		var n uint64
+		if err := conn.QueryRow(context.Background(), "SELECT count() FROM events").Scan(&n); err != nil || n == 0 {
+			t.Fatalf("events must survive: %d %v", n, err)
+		}
+	})
+
+	t.Run("seed-events command", func(t *testing.T) {
+		cmd := exec.Command(wingsBin(t), "seed-events", "--rows", "3000", "--days", "2")
+		cmd.Dir = ".."
+		cmd.Env = append(cmd.Environ(), "WINGS_ENV=test", "WINGS_CLICKHOUSE__ADDR="+addr, "WINGS_CLICKHOUSE__DATABASE="+db+"_seed")
+		migrate(t, addr, db+"_seed")
+		t.Cleanup(func() { _ = conn.Exec(context.Background(), "DROP DATABASE IF EXISTS "+db+"_seed") })
+		out, err := cmd.CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "rows/s") {
+			t.Fatalf("seed-events: %v\n%s", err, out)
+		}
+		var lines uint64
+		if err := conn.QueryRow(context.Background(), "SELECT uniqExact(business_line) FROM "+db+"_seed.events").Scan(&lines); err != nil || lines < 10 {
+			t.Errorf("seeded business lines: %d %v; want >= 10", lines, err)
+		}
+	})
+}
+
+// refFunnel computes the ordered funnel from raw rows in Go: a user reaches
+// step k when events of steps 1..k occur in that order with the last within
+// window seconds of the first.
+func refFunnel(t testing.TB, conn driver.Conn, biz, date string, steps []string, window int) []uint64 {
+	t.Helper()
+	var rows []struct {
+		User  uint64    `ch:"user_id"`
+		Time  time.Time `ch:"event_time"`
+		Event string    `ch:"event"`
+	}
+	if err := conn.Select(context.Background(), &rows, "SELECT user_id, event_time, event FROM events WHERE business_line = ? AND toDate(event_time, 'Asia/Shanghai') = toDate(?)", biz, date); err != nil {
+		t.Fatal(err)
+	}
+	idx := map[string]int{}
+	for i, s := range steps {
+		idx[s] = i
+	}
+	type ev struct {
+		t    int64
+		step int
+	}
+	byUser := map[uint64][]ev{}
+	for _, r := range rows {
+		if i, ok := idx[r.Event]; ok {
+			byUser[r.User] = append(byUser[r.User], ev{r.Time.Unix(), i})
+		}
+	}
+	out := make([]uint64, len(steps))
+	for _, evs := range byUser {
+		sort.SliceStable(evs, func(a, b int) bool { return evs[a].t < evs[b].t })
+		// start[k] = latest start time of a chain that reached step k.
+		start := make([]int64, len(steps))
+		for k := range start {
+			start[k] = -1
+		}
+		for _, e := range evs {
+			if e.step == 0 {
+				start[0] = e.t
+			} else if start[e.step-1] >= 0 && e.t <= start[e.step-1]+int64(window) {
+				start[e.step] = start[e.step-1]
+			}
+		}
+		for k := range steps {
+			if start[k] >= 0 {
+				out[k]++
+			}
+		}
+	}
+	return out
+}
+
+// TestDashStaleWhenClickHouseDies kills ClickHouse under a running server:
+// home payloads are served stale with their age, other queries 503 quickly.
+func TestDashStaleWhenClickHouseDies(t *testing.T) {
+	addr := startClickHouse(t, dashCHKillPort)
+	db := fmt.Sprintf(dashTestDBFmt, time.Now().UnixNano()%1e9)
+	migrate(t, addr, db)
+	conn := chConn(t, addr, db)
+	loc, _ := time.LoadLocation(dashTZ)
+	now := time.Now().In(loc)
+	var cols model.EventColumns
+	eventgen.New(3, 500).Day(&cols, time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, loc), now, 2000)
+	insert(t, conn, &cols)
+
+	mock, _ := startMock(t)
+	srv, _ := startServer(t, mock, "WINGS_CLICKHOUSE__ADDR="+addr, "WINGS_CLICKHOUSE__DATABASE="+db,
+		"WINGS_ANALYTICS__PRECOMPUTE_INTERVAL=1s", "WINGS_ANALYTICS__BUSINESS_LINES=video,mall",
+		"WINGS_CLICKHOUSE__QUERY_TIMEOUT=1s")
+	auth := authHeaders()
+	deadline := time.Now().Add(15 * time.Second)
+	for metricValue(t, srv, "wings_scheduler_job_runs_total", `job="dash_precompute"`, `result="ok"`) < 1 {
+		if time.Now().After(deadline) {
+			t.Fatal("precompute never succeeded")
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	r := get(t, srv+"/api/dash/video/realtime", auth...)
+	live := data(t, r.JSON(t))
+	if r.Status != 200 || live["stale"] != false {
+		t.Fatalf("before: %d %s", r.Status, r.Body)
+	}
+
+	svc(t, "stop", "clickhouse", dashCHKillPort)
+	time.Sleep(1600 * time.Millisecond) // the payload is no longer fresh (1.5 intervals)
+
+	for _, path := range []string{"/api/dash/video/realtime", "/api/dash/video/ranking?limit=5", "/api/dash/video/funnel"} {
+		start := time.Now()
+		r := get(t, srv+path, auth...)
+		if took := time.Since(start); took > 3*time.Second {
+			t.Errorf("%s took %s; want bounded by the query timeout", path, took)
+		}
+		if r.Status != 200 {
+			t.Fatalf("%s: status %d %s; want 200 stale", path, r.Status, r.Body)
+		}
+		d := data(t, r.JSON(t))
+		if d["stale"] != true || num(d["age_seconds"]) < 1 {
+			t.Errorf("%s: stale=%v age=%v; want stale with its age", path, d["stale"], d["age_seconds"])
+		}
+	}
+	if d := data(t, get(t, srv+"/api/dash/video/realtime", auth...).JSON(t)); num(d["totals"].(map[string]any)["pv"]) != num(live["totals"].(map[string]any)["pv"]) {
+		t.Errorf("stale payload differs from the last computed one")
+	}
+	for _, path := range []string{"/api/dash/video/realtime?event=click", "/api/dash/mall/analysis", "/api/dash/video/ranking?event=order"} {
+		r := get(t, srv+path, auth...)
+		m := r.JSON(t)
+		if r.Status != 503 || !strings.Contains(fmt.Sprint(m["msg"]), "unavailable") {
+			t.Errorf("%s: got %d %v; want 503 with a clear message", path, r.Status, m["msg"])
+		}
+	}
+}
+
+// TestSchedulerSingleRun starts two servers sharing one Redis: the
+// precompute job runs about once per interval across both, not twice.
+func TestSchedulerSingleRun(t *testing.T) {
+	redisAddr := svc(t, "start", "redis", dashRedisPort)
+	t.Cleanup(func() { _, _ = exec.Command("../scripts/svc.sh", "stop", "redis", dashRedisPort).CombinedOutput() })
+	mock, _ := startMock(t)
+	env := []string{"WINGS_REDIS__ADDR=" + redisAddr, "WINGS_ANALYTICS__PRECOMPUTE_INTERVAL=1s",
+		fmt.Sprintf("WINGS_APP__NAME=sched-test-%d", time.Now().UnixNano())}
+	a, _ := startServer(t, mock, env...)
+	b, _ := startServer(t, mock, env...)
+	start := time.Now()
+	time.Sleep(4 * time.Second)
+	runs := func(result string) float64 {
+		return metricValue(t, a, "wings_scheduler_job_runs_total", `job="dash_precompute"`, `result="`+result+`"`) +
+			metricValue(t, b, "wings_scheduler_job_runs_total", `job="dash_precompute"`, `result="`+result+`"`)
+	}
+	ok, skipped := runs("ok"), runs("skipped")
+	maxRuns := time.Since(start).Seconds()/0.95 + 2
+	if ok < 3 || ok > maxRuns {
+		t.Errorf("runs across both instances: %v; want 3..%.0f (once per interval)", ok, maxRuns)
+	}
+	if skipped < 2 {
+		t.Errorf("skipped runs: %v; want the other instance to skip", skipped)
+	}
+	if metricValue(t, a, "wings_scheduler_job_last_success_timestamp_seconds", `job="dash_precompute"`)+
+		metricValue(t, b, "wings_scheduler_job_last_success_timestamp_seconds", `job="dash_precompute"`) == 0 {
+		t.Error("no last-success time exported")
+	}
+}
+
+// authHeaders log in as the demo administrator (bizline:*), since the
+// dashboards require the bizline:{biz} permission.
+func authHeaders() []string { return []string{"Authorization", "Bearer demo-admin"} }
