@@ -58,7 +58,8 @@ type ErrorResponse struct {
 
 // signedClient POSTs signed JSON calls to one API.
 type signedClient struct {
-	name   string // "sso" or "permission": error messages
+	name   string // "sso" or "permission": logs and errors
+	label  string // "login service" or "permission service": client messages
 	base   *url.URL
 	appKey string
 	secret []byte
@@ -75,7 +76,11 @@ func newSignedClient(name, base string, cfg config.Auth, opts Options) (*signedC
 		return nil, errors.New("auth.app_secret is empty (set WINGS_AUTH__APP_SECRET)")
 	}
 	u.Path = strings.TrimSuffix(u.Path, "/")
-	return &signedClient{name: name, base: u, appKey: cfg.AppKey, secret: []byte(cfg.AppSecret.Reveal()), hc: opts.HTTPClient, now: opts.Now}, nil
+	label := "login service"
+	if name == "permission" {
+		label = "permission service"
+	}
+	return &signedClient{name: name, label: label, base: u, appKey: cfg.AppKey, secret: []byte(cfg.AppSecret.Reveal()), hc: opts.HTTPClient, now: opts.Now}, nil
 }
 
 // post sends in to path and decodes a 2xx answer into out. Failures are
@@ -98,30 +103,30 @@ func (s *signedClient) post(ctx context.Context, path string, in, out any) error
 	resp, err := s.hc.Do(req)
 	if err != nil {
 		return apperr.Wrap(apperr.KindUnavailable, fmt.Errorf("%s api: %w", s.name, err),
-			s.name+" service unavailable: cannot validate the request now, try again")
+			s.label+" unavailable: cannot validate the request now, try again")
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	if err != nil {
 		return apperr.Wrap(apperr.KindUnavailable, fmt.Errorf("%s api: read: %w", s.name, err),
-			s.name+" service unavailable: cannot validate the request now, try again")
+			s.label+" unavailable: cannot validate the request now, try again")
 	}
 	switch {
 	case resp.StatusCode >= 500:
 		return apperr.Wrap(apperr.KindUnavailable, fmt.Errorf("%s api: status %d", s.name, resp.StatusCode),
-			s.name+" service unavailable: cannot validate the request now, try again")
+			s.label+" unavailable: cannot validate the request now, try again")
 	case resp.StatusCode == http.StatusUnauthorized || resp.StatusCode == http.StatusForbidden:
 		var er ErrorResponse
 		_ = json.Unmarshal(b, &er)
 		return &apperr.Error{Kind: apperr.KindUpstream, Upstream: s.name,
-			Message: s.name + " service rejected this server's signed request",
+			Message: s.label + " rejected this server's signed request",
 			Err:     fmt.Errorf("%s api: status %d: %q (check auth.app_key, WINGS_AUTH__APP_SECRET and the clock)", s.name, resp.StatusCode, er.Error)}
 	case resp.StatusCode < 200 || resp.StatusCode > 299:
-		return &apperr.Error{Kind: apperr.KindUpstream, Upstream: s.name, Message: s.name + " service failed",
+		return &apperr.Error{Kind: apperr.KindUpstream, Upstream: s.name, Message: s.label + " failed",
 			Err: fmt.Errorf("%s api: status %d", s.name, resp.StatusCode)}
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return &apperr.Error{Kind: apperr.KindUpstream, Upstream: s.name, Message: s.name + " service failed",
+		return &apperr.Error{Kind: apperr.KindUpstream, Upstream: s.name, Message: s.label + " failed",
 			Err: fmt.Errorf("%s api: bad json: %w", s.name, err)}
 	}
 	return nil

@@ -109,6 +109,9 @@ type Server struct {
 	DrainDelay time.Duration `mapstructure:"drain_delay"`
 	// ShutdownTimeout bounds the wait for in-flight requests.
 	ShutdownTimeout time.Duration `mapstructure:"shutdown_timeout"`
+	// ReusePort listens with SO_REUSEPORT, so a new process can bind the
+	// same address while the old one drains: a zero-downtime restart.
+	ReusePort bool `mapstructure:"reuse_port"`
 	// GzipMinBytes is the smallest body worth compressing.
 	GzipMinBytes int  `mapstructure:"gzip_min_bytes"`
 	CORS         CORS `mapstructure:"cors"`

@@ -252,9 +252,9 @@ func (rt *Runtime) Run(ctx context.Context) error {
 			return fmt.Errorf("start: %w", err)
 		}
 	}
-	ln, err := net.Listen("tcp", rt.cfg.Server.Addr)
+	ln, err := rt.listen(ctx)
 	if err != nil {
-		return fmt.Errorf("server.addr: %w", err)
+		return err
 	}
 	return rt.Serve(ctx, ln)
 }
