@@ -89,7 +89,17 @@ logtail() {
 wait_ready() {
 	local deadline=$((SECONDS + timeout))
 	while :; do
-		pid >/dev/null || { echo "svc.sh: $name on $addr is not running" >&2; logtail; return 1; }
+		if ! pid >/dev/null; then
+			# Just spawned, the process may not have exec'd the server yet
+			# (comm is still setsid/nohup): give it until the deadline.
+			if alive "$(cat "$pidfile" 2>/dev/null || echo 0)" && [ $SECONDS -lt $deadline ]; then
+				sleep 0.05
+				continue
+			fi
+			echo "svc.sh: $name on $addr is not running" >&2
+			logtail
+			return 1
+		fi
 		answers && break
 		if [ $SECONDS -ge $deadline ]; then
 			echo "svc.sh: $name on $addr did not answer within ${timeout}s" >&2

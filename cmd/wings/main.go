@@ -38,6 +38,7 @@ func newRoot() *cobra.Command {
 	}
 	root.AddCommand(newServeCmd(), newMockUpstreamCmd(), newVersionCmd())
 	root.AddCommand(newMockSSOCmd())
+	root.AddCommand(newCacheCmd())
 	root.AddCommand(newMigrateCmd(), newSeedEventsCmd(), newIngestSimCmd())
 	return root
 }
