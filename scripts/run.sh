@@ -8,9 +8,11 @@ bin=$root/bin/wings
 [ -x "$bin" ] || make build
 
 pids=()
+redis_started=
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	[ -z "$redis_started" ] || scripts/svc.sh stop redis "$redis_started" || true
 }
 trap cleanup EXIT INT TERM
 
@@ -19,6 +21,20 @@ mock_addr=${MOCK_ADDR:-127.0.0.1:9090}
 pids+=($!)
 
 export WINGS_ENV=${WINGS_ENV:-local}
+# Redis for the cache (L2): use WINGS_REDIS__ADDR if given, else start one on
+# 127.0.0.1:6390 (installed by scripts/deps.sh when missing); if that fails
+# the cache runs in-process only.
+if [ -z "${WINGS_REDIS__ADDR:-}" ]; then
+	redis_port=${REDIS_PORT:-6390}
+	was_running=$(scripts/svc.sh status redis "$redis_port" 2>/dev/null || true)
+	if redis_addr=$(scripts/svc.sh start redis "$redis_port" 2>/tmp/wings-run-redis.log | tail -n 1) && [ -n "$redis_addr" ]; then
+		export WINGS_REDIS__ADDR=$redis_addr
+		[ "$was_running" = running ] || redis_started=$redis_port
+		echo "Redis for the cache on $redis_addr"
+	else
+		echo "Redis could not be started (see /tmp/wings-run-redis.log): the cache runs in-process (L1) only"
+	fi
+fi
 addr=${WINGS_SERVER__ADDR:-127.0.0.1:8080}
 export WINGS_SERVER__ADDR=$addr
 for team in video album star; do
