@@ -12,6 +12,7 @@ redis_started=
 cleanup() {
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
 	wait 2>/dev/null || true
+	[ -z "${ch_started:-}" ] || scripts/svc.sh stop clickhouse "$ch_started" || true
 	[ -z "$redis_started" ] || scripts/svc.sh stop redis "$redis_started" || true
 }
 trap cleanup EXIT INT TERM
@@ -35,6 +36,29 @@ if [ -z "${WINGS_REDIS__ADDR:-}" ]; then
 		echo "Redis could not be started (see /tmp/wings-run-redis.log): the cache runs in-process (L1) only"
 	fi
 fi
+# ClickHouse for the analytics dashboards: WINGS_CLICKHOUSE__ADDR if given,
+# else a project-local server on 127.0.0.1:19000 (Debian package, installed
+# by scripts/deps.sh when missing), migrated and loaded once with ~1M demo
+# events (kept under .data/); ingest-sim then keeps the realtime page moving.
+if [ -z "${WINGS_CLICKHOUSE__ADDR:-}" ]; then
+	ch_port=${CLICKHOUSE_PORT:-19000}
+	ch_was=$(scripts/svc.sh status clickhouse "$ch_port" 2>/dev/null || true)
+	if ch_addr=$(scripts/svc.sh start clickhouse "$ch_port" 2>/tmp/wings-run-clickhouse.log | tail -n 1) && [ -n "$ch_addr" ]; then
+		export WINGS_CLICKHOUSE__ADDR=$ch_addr
+		[ "$ch_was" = running ] || ch_started=$ch_port
+	else
+		echo "ClickHouse could not be started (see /tmp/wings-run-clickhouse.log): running without dashboards (/api/dash/* answer 503)"
+	fi
+fi
+if [ -n "${WINGS_CLICKHOUSE__ADDR:-}" ]; then
+	if "$bin" migrate && "$bin" seed-events --if-empty --rows "${DEMO_ROWS:-1000000}" --days 30; then
+		"$bin" ingest-sim --rate "${INGEST_RATE:-200}" >/tmp/wings-run-ingest.log 2>&1 &
+		pids+=($!)
+		echo "ClickHouse on $WINGS_CLICKHOUSE__ADDR: dashboards under /api/dash/:biz, ingest-sim inserting live events"
+	else
+		echo "ClickHouse migrate or demo load failed: running without dashboards (/api/dash/* answer 503)"
+	fi
+fi
 addr=${WINGS_SERVER__ADDR:-127.0.0.1:8080}
 export WINGS_SERVER__ADDR=$addr
 for team in video album star; do
@@ -52,6 +76,8 @@ cat <<MSG
     curl -s 'http://$addr/api/video/42?fields=id,title,album.title'
     curl -s http://$addr/api/video/404        # team A does not know it: 404
     curl -s http://$addr/api/video/abc        # bad parameter: 400
+    curl -s -H 'Authorization: Bearer demo-video' http://$addr/api/dash/video/realtime
+    curl -s -H 'Authorization: Bearer demo-video' 'http://$addr/api/dash/video/analysis?granularity=day&platform=ios&metrics=pv,uv'
     curl -s http://$addr/readyz ; curl -s http://$addr/metrics | grep wings_
 
   Ctrl-C stops everything.
