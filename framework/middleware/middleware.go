@@ -2,7 +2,13 @@
 // outermost first:
 //
 //	request id → metrics → access log → recover → CORS → gzip → callback check
-//	  → [per route: route info → deadline → route middleware] → handler
+//	  → [per route: route info → deadline → JSONP guard → auth → permission
+//	     → route middleware → cache] → handler
+//
+// The JSONP guard, auth (401) and permission (403) steps exist only on
+// routes that declare a resource (wings.Route.Auth); they live in
+// framework/wings/auth.go over framework/auth. Permission puts the resource
+// in reqctx.WithScope before the response cache keys the answer.
 //
 // The access log renders a returned error through echo's HTTPErrorHandler
 // (the one in framework/wings), so it and the metrics see the final status.
