@@ -7,7 +7,7 @@ COMMIT     := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILD_TIME)
 
-.PHONY: build run test test-unit test-integration release bench lint fmt clean
+.PHONY: build run test test-unit test-integration release bench bench-analytics lint fmt clean
 
 build: ## build bin/wings with version info
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wings
@@ -26,6 +26,9 @@ test-integration: build
 
 release: ## versioned tarball with the binary, conf/, deploy/ and deploy scripts, plus a sha256, in dist/
 	VERSION=$(VERSION) COMMIT=$(COMMIT) BUILD_TIME=$(BUILD_TIME) scripts/release.sh
+
+bench-analytics: ## dashboards on >=30M ClickHouse rows: uncached, cached, naive raw (minutes; not in make test)
+	scripts/bench-analytics.sh
 
 bench: build ## hot-path micro-benchmarks and the end-to-end load comparison
 	scripts/bench.sh

@@ -1,0 +1,141 @@
+// Command analytics benchmarks the dashboards' queries on a loaded
+// ClickHouse: each endpoint uncached (live from the rollups), cached (from
+// the precomputed payload) and the same question asked naively of the raw
+// table, p50/p99 over repeated calls, in one run. scripts/bench-analytics.sh
+// loads the data and runs it; it is not part of make test.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	"github.com/wings-bff/wings/app/dao"
+	"github.com/wings-bff/wings/app/service"
+	"github.com/wings-bff/wings/framework/chclient"
+	"github.com/wings-bff/wings/framework/config"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:19300", "ClickHouse native address")
+	db := flag.String("db", "wings_bench", "database")
+	biz := flag.String("biz", "video", "business line (the largest)")
+	n := flag.Int("n", 20, "calls per measurement (bounded)")
+	tz := flag.String("tz", "Asia/Shanghai", "time zone")
+	flag.Parse()
+	if *n < 1 || *n > 200 {
+		fmt.Fprintln(os.Stderr, "-n must be in [1, 200]")
+		os.Exit(2)
+	}
+	ch, err := chclient.New(config.ClickHouse{Addr: *addr, Database: *db, User: "default", PoolSize: 4,
+		DialTimeout: time.Second, QueryTimeout: 120 * time.Second, MaxExecutionTime: 120 * time.Second})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	defer ch.Close()
+	loc, _ := time.LoadLocation(*tz)
+	ctx := context.Background()
+	src := dao.NewAnalyticsDAO(ch, *tz)
+	live := service.NewDashService(src, dao.NewPayloadStore(nil, "", time.Hour), loc, 0, nil)
+	store := dao.NewPayloadStore(nil, "", time.Hour)
+	cached := service.NewDashService(src, store, loc, time.Hour, nil)
+	must(cached.Precompute(ctx, *biz))
+	today := live.Today()
+
+	var rows uint64
+	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM events").Scan(&rows))
+	var bizToday uint64
+	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM events WHERE business_line = ? AND event_time >= toDateTime(?)", *biz, uint32(today.Unix())).Scan(&bizToday))
+	fmt.Printf("events: %d rows; %s today: %d rows; %d calls per figure (ms)\n\n", rows, *biz, bizToday, *n)
+	fmt.Println("| question | uncached p50 | uncached p99 | cached p50 | cached p99 | naive raw p50 | naive raw p99 | speed-up (p50) |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+
+	from90 := today.AddDate(0, 0, -89)
+	day := uint32(today.Unix())
+	raw := func(q string, args ...any) func() error {
+		return func() error {
+			var out []struct{}
+			_ = out
+			r, err := ch.Conn().Query(ctx, q, args...)
+			if err != nil {
+				return err
+			}
+			for r.Next() {
+			}
+			r.Close()
+			return r.Err()
+		}
+	}
+	type row struct {
+		name          string
+		uncached, hit func() error
+		naive         func() error
+	}
+	table := []row{
+		{"realtime (today hourly pv/uv/avg + day UV)",
+			func() error { _, err := live.Realtime(ctx, *biz, "view"); return err },
+			func() error { _, err := cached.Realtime(ctx, *biz, "view"); return err },
+			raw("SELECT toStartOfHour(event_time) AS h, count(), count(DISTINCT user_id), avg(value) FROM events WHERE business_line = ? AND event = 'view' AND event_time >= toDateTime(?) GROUP BY h WITH TOTALS ORDER BY h", *biz, day)},
+		{"ranking (top 10 items today)",
+			func() error { _, err := live.Ranking(ctx, *biz, today, "view", 10); return err },
+			func() error { _, err := cached.Ranking(ctx, *biz, today, "view", 10); return err },
+			raw("SELECT item, count() AS c FROM events WHERE business_line = ? AND event = 'view' AND event_time >= toDateTime(?) GROUP BY item ORDER BY c DESC LIMIT 10", *biz, day)},
+		{"funnel (4 steps, 1 h window, today)",
+			func() error { _, err := live.Funnel(ctx, *biz, today, service.HomeSteps, 3600); return err },
+			func() error { _, err := cached.Funnel(ctx, *biz, today, service.HomeSteps, 3600); return err },
+			raw("SELECT level, count() FROM (SELECT user_id, windowFunnel(3600)(event_time, event = 'view', event = 'click', event = 'cart', event = 'order') AS level FROM events WHERE business_line = ? AND event_time >= toDateTime(?) GROUP BY user_id) GROUP BY level", *biz, day)},
+		{"analysis 90 d daily, platform=ios, pv+uv+avg + range UV",
+			func() error {
+				_, err := live.Analysis(ctx, service.AnalysisQuery{Biz: *biz, From: from90, To: today, Granularity: "day",
+					Metrics: []string{"pv", "uv", "avg_value"}, Filters: dao.Filters{Platform: "ios"}})
+				return err
+			},
+			nil,
+			raw("SELECT toDate(event_time) AS d, count(), count(DISTINCT user_id), avg(value) FROM events WHERE business_line = ? AND platform = 'ios' AND event_time >= toDateTime(?) GROUP BY d WITH TOTALS ORDER BY d", *biz, uint32(from90.Unix()))},
+		{"analysis 7 d hourly, ios+zhejiang+order",
+			func() error {
+				_, err := live.Analysis(ctx, service.AnalysisQuery{Biz: *biz, From: today.AddDate(0, 0, -6), To: today, Granularity: "hour",
+					Metrics: []string{"pv", "uv", "avg_value"}, Filters: dao.Filters{Platform: "ios", Region: "zhejiang", Event: "order"}})
+				return err
+			},
+			nil,
+			raw("SELECT toStartOfHour(event_time) AS h, count(), count(DISTINCT user_id), avg(value) FROM events WHERE business_line = ? AND platform = 'ios' AND region = 'zhejiang' AND event = 'order' AND event_time >= toDateTime(?) GROUP BY h WITH TOTALS ORDER BY h", *biz, uint32(today.AddDate(0, 0, -6).Unix()))},
+	}
+	for _, r := range table {
+		u50, u99 := measure(*n, r.uncached)
+		c := "n/a | n/a"
+		if r.hit != nil {
+			c50, c99 := measure(*n, r.hit)
+			c = fmt.Sprintf("%.2f | %.2f", c50, c99)
+		}
+		naiveN := max(3, *n/4) // the naive query is slow: fewer calls
+		r50, r99 := measure(naiveN, r.naive)
+		fmt.Printf("| %s | %.1f | %.1f | %s | %.1f | %.1f | %.0fx |\n", r.name, u50, u99, c, r50, r99, r50/u50)
+	}
+}
+
+// measure calls f once to warm up, then n times, and returns p50 and p99
+// in milliseconds.
+func measure(n int, f func() error) (float64, float64) {
+	must(f())
+	ds := make([]float64, 0, n)
+	for i := 0; i < n; i++ {
+		start := time.Now()
+		must(f())
+		ds = append(ds, float64(time.Since(start).Microseconds())/1000)
+	}
+	sort.Float64s(ds)
+	p := func(q float64) float64 { return ds[min(len(ds)-1, int(q*float64(len(ds))))] }
+	return p(0.5), p(0.99)
+}
+
+func must(err error) {
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
