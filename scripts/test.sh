@@ -14,6 +14,7 @@ export WINGS_TEST_BIN=$root/bin/wings
 
 echo "== prometheus rules (promtool check + test rules)"
 scripts/deps.sh promtool
+promtool check config conf/prometheus/prometheus.yml
 promtool check rules conf/prometheus/rules.yml
 (cd conf/prometheus && promtool test rules rules_test.yml)
 

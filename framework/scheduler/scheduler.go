@@ -42,11 +42,14 @@ type Metrics struct {
 	runs        *prometheus.CounterVec
 	duration    *prometheus.HistogramVec
 	lastSuccess *prometheus.GaugeVec
+	interval    *prometheus.GaugeVec
 }
 
 // NewMetrics registers wings_scheduler_job_runs_total{job,result},
-// wings_scheduler_job_duration_seconds{job} and
-// wings_scheduler_job_last_success_timestamp_seconds{job} on reg.
+// wings_scheduler_job_duration_seconds{job},
+// wings_scheduler_job_last_success_timestamp_seconds{job} and
+// wings_scheduler_job_interval_seconds{job} (for the "no success in 3
+// intervals" alert in conf/prometheus/rules.yml) on reg.
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -59,8 +62,11 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		lastSuccess: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "wings_scheduler_job_last_success_timestamp_seconds", Help: "Unix time of the last successful run.",
 		}, []string{"job"}),
+		interval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "wings_scheduler_job_interval_seconds", Help: "Configured interval of each scheduled job.",
+		}, []string{"job"}),
 	}
-	reg.MustRegister(m.runs, m.duration, m.lastSuccess)
+	reg.MustRegister(m.runs, m.duration, m.lastSuccess, m.interval)
 	return m
 }
 
@@ -98,6 +104,7 @@ func (s *Scheduler) Add(j Job) error {
 		return fmt.Errorf("scheduler: job %q added after Start", j.Name)
 	}
 	s.jobs = append(s.jobs, j)
+	s.m.interval.WithLabelValues(j.Name).Set(j.Interval.Seconds())
 	return nil
 }
 
