@@ -96,7 +96,7 @@ fi
 if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
 	echo
 	echo "== micro-benchmarks (-benchtime $benchtime)"
-	pkgs=$($GO list -f '{{if .TestGoFiles}}{{.ImportPath}}{{end}}{{if .XTestGoFiles}} {{.ImportPath}}{{end}}' ./framework/... ./app/... ./bench/... |
+	pkgs=$($GO list -f '{{if .TestGoFiles}}{{.ImportPath}}{{end}}{{if .XTestGoFiles}} {{.ImportPath}}{{end}}' ./framework/... ./app/... ./bench/stack |
 		xargs -n1 2>/dev/null | sort -u)
 	bench_pkgs=()
 	for p in $pkgs; do
