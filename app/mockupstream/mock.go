@@ -215,13 +215,15 @@ func (s *Server) setFaults(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
 		return
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for team, f := range in {
+	for team := range in { // all or nothing: check every team first
 		if _, ok := s.calls[team]; !ok {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown team " + team})
 			return
 		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for team, f := range in {
 		s.faults[team] = f
 	}
 	writeJSON(w, http.StatusOK, s.faults)
