@@ -58,8 +58,6 @@ func main() {
 	day := uint32(today.Unix())
 	raw := func(q string, args ...any) func() error {
 		return func() error {
-			var out []struct{}
-			_ = out
 			r, err := ch.Conn().Query(ctx, q, args...)
 			if err != nil {
 				return err
