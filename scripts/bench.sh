@@ -105,3 +105,9 @@ if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
 	done
 	timeout 300 $GO test -run '^$' -bench . -benchmem -benchtime "$benchtime" "${bench_pkgs[@]}"
 fi
+
+# Cache stage (scripts/bench-cache.sh): cache hit vs uncached vs bare echo.
+if [ "${BENCH_SKIP_CACHE:-}" != 1 ]; then
+	echo
+	scripts/bench-cache.sh
+fi
