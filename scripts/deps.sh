@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages behind the services used by `make run` / `make test`.
 #
-#   scripts/deps.sh NAME...    NAME: redis clickhouse etcd promtool wrk
+#   scripts/deps.sh NAME...    NAME: redis clickhouse etcd promtool wrk nginx
 #
 # Silent when everything is present. Otherwise installs the missing packages
 # (apt-get update first), one line per package on stderr. Safe to run from two
@@ -20,7 +20,8 @@ bins() {
 	etcd) echo etcd etcdctl ;;
 	promtool) echo promtool ;;
 	wrk) echo wrk ;;
-	*) echo "deps.sh: unknown dependency '$1' (want redis|clickhouse|etcd|promtool|wrk)" >&2; exit 2 ;;
+	nginx) echo nginx ;;
+	*) echo "deps.sh: unknown dependency '$1' (want redis|clickhouse|etcd|promtool|wrk|nginx)" >&2; exit 2 ;;
 	esac
 }
 pkgs() {
@@ -30,6 +31,7 @@ pkgs() {
 	etcd) echo etcd-server etcd-client ;;
 	promtool) echo prometheus ;;
 	wrk) echo wrk ;;
+	nginx) echo nginx ;;
 	esac
 }
 
@@ -46,7 +48,7 @@ missing_pkgs() {
 	done
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 redis|clickhouse|etcd|promtool|wrk..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 redis|clickhouse|etcd|promtool|wrk|nginx..." >&2; exit 2; }
 for name in "$@"; do bins "$name" >/dev/null; done
 
 # Fast path: nothing to do, no lock taken.

@@ -13,7 +13,7 @@ make --no-print-directory build
 export WINGS_TEST_BIN=$root/bin/wings
 
 echo "== prometheus rules (promtool check + test rules)"
-scripts/deps.sh promtool
+scripts/deps.sh promtool nginx # nginx: `nginx -t` of deploy/nginx/wings.conf (test/ops_deploy_test.go)
 promtool check config conf/prometheus/prometheus.yml
 promtool check rules conf/prometheus/rules.yml
 (cd conf/prometheus && promtool test rules rules_test.yml)
