@@ -1,0 +1,50 @@
+package app_test
+
+import (
+	"testing"
+
+	"github.com/wings-bff/wings/app"
+	"github.com/wings-bff/wings/framework/config"
+)
+
+// deployEnv is what a deployment sets in the environment, as conf/ says:
+// stage and prod name the company SSO and permission APIs and the secret.
+var deployEnv = []string{
+	"WINGS_AUTH__IDENTITY__SSO_URL=http://sso.internal",
+	"WINGS_AUTH__PERMISSION__PERM_URL=http://perm.internal",
+	"WINGS_AUTH__APP_SECRET=s3cret",
+}
+
+// TestConfFiles loads the repository's conf/ for every environment into the
+// application's config, strictly: no unknown key, no warning, valid.
+func TestConfFiles(t *testing.T) {
+	t.Parallel()
+	for _, env := range config.Environments {
+		t.Run(env, func(t *testing.T) {
+			t.Parallel()
+			environ := []string{}
+			if env == "stage" || env == "prod" {
+				environ = deployEnv
+			}
+			var cfg app.Config
+			res, err := config.Load(config.Options{Dir: "../conf", Env: env, Environ: environ}, &cfg)
+			if err != nil {
+				t.Fatalf("conf/ for %s: %v", env, err)
+			}
+			if len(res.Warnings) != 0 {
+				t.Errorf("warnings = %v", res.Warnings)
+			}
+			if cfg.Env != env || cfg.App.Name == "" {
+				t.Errorf("env, app.name = %q, %q", cfg.Env, cfg.App.Name)
+			}
+			for _, name := range []string{"video", "album", "star"} {
+				if u, ok := cfg.Upstreams[name]; !ok || u.BaseURL == "" {
+					t.Errorf("upstreams.%s missing", name)
+				}
+			}
+			if cfg.Routes["video_detail"].Timeout <= 0 {
+				t.Errorf("routes.video_detail.timeout = %s", cfg.Routes["video_detail"].Timeout)
+			}
+		})
+	}
+}
