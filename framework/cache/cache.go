@@ -196,6 +196,12 @@ func (c *Cache) Delete(ctx context.Context, key string) error {
 // Fetch is the cache's one read path, for an internal key ("d:..." or
 // "r:..."), under policy p.
 func (c *Cache) Fetch(ctx context.Context, ikey string, p Policy, load Loader) (Result, error) {
+	return c.fetch(ctx, ikey, p, func() Loader { return load })
+}
+
+// fetch is Fetch with the loader made only when needed (never on a hit);
+// mk runs before fetch returns.
+func (c *Cache) fetch(ctx context.Context, ikey string, p Policy, mk func() Loader) (Result, error) {
 	now := time.Now()
 	e := c.l1.get(ikey, now)
 	switch {
@@ -226,10 +232,10 @@ func (c *Cache) Fetch(ctx context.Context, ikey string, p Policy, load Loader) (
 	// e is nil or past its TTL.
 	if e != nil && now.Before(e.expires.Add(p.Grace)) {
 		c.count("l1", "stale")
-		c.refresh(ctx, ikey, p, load)
+		c.refresh(ctx, ikey, p, mk())
 		return Result{Value: e.value, Written: e.written, Status: Stale}, nil
 	}
-	ne, err := c.load(ctx, ikey, p, load)
+	ne, err := c.load(ctx, ikey, p, mk())
 	if err != nil {
 		if e != nil && now.Before(e.expires.Add(p.StaleIfError)) && serverSide(err) {
 			c.count("origin", "stale")

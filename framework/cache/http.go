@@ -72,7 +72,7 @@ func (c *Cache) routeMiddleware(r *wings.Route) echo.MiddlewareFunc {
 				return next(ec) // a private answer with no scope to key it by
 			}
 			key := c.routeKey(req.URL, scope, opts.Vary, ec)
-			res, err := c.Fetch(req.Context(), key, p, c.routeLoader(ec, next))
+			res, err := c.fetch(req.Context(), key, p, func() Loader { return c.routeLoader(ec, next) })
 			if err != nil {
 				var u *uncacheable
 				if errors.As(err, &u) {
