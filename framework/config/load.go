@@ -116,6 +116,12 @@ func Load(opts Options, out any) (*Result, error) {
 		if path == "" {
 			continue
 		}
+		if !fits(tree, strings.Split(path, ".")) {
+			// WINGS_SERVER=x would replace a whole section, and
+			// WINGS_SERVER__ADDR__X a value: neither names a key.
+			res.Warnings = append(res.Warnings, fmt.Sprintf("%s matches no config key", k))
+			continue
+		}
 		setPath(tree, strings.Split(path, "."), v)
 		fromEnv[path] = true
 		res.EnvKeys = append(res.EnvKeys, path)
@@ -216,6 +222,27 @@ func setPath(m map[string]any, path []string, v any) {
 		m = next
 	}
 	m[path[len(path)-1]] = v
+}
+
+// fits reports whether a value can be set at path without replacing a
+// section with a value or passing through a value. Null sections (a key
+// whose entries are all commented out) take values.
+func fits(m map[string]any, path []string) bool {
+	for i, seg := range path {
+		v, ok := m[seg]
+		if !ok || v == nil {
+			return true
+		}
+		sub, isMap := v.(map[string]any)
+		if i == len(path)-1 {
+			return !isMap
+		}
+		if !isMap {
+			return false
+		}
+		m = sub
+	}
+	return true
 }
 
 // flatten lists the leaf key paths of a tree.

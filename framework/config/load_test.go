@@ -470,3 +470,27 @@ func TestRealConfigFiles(t *testing.T) {
 		})
 	}
 }
+
+func TestShapeConflictingVariableIsWarning(t *testing.T) {
+	t.Parallel()
+	dir := confDir(t, map[string]string{"config.default.yaml": frameworkDefault(t)})
+	def, _, err := load(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, res, err := load(t, dir, "WINGS_SERVER=x", "WINGS_SERVER__ADDR__PORT=1", "WINGS_LOG__LEVEL__X=debug")
+	if err != nil {
+		t.Fatalf("Load: %v; want warnings only", err)
+	}
+	want := []string{
+		"WINGS_LOG__LEVEL__X matches no config key",
+		"WINGS_SERVER matches no config key",
+		"WINGS_SERVER__ADDR__PORT matches no config key",
+	}
+	if fmt.Sprint(res.Warnings) != fmt.Sprint(want) {
+		t.Errorf("warnings = %q; want %q", res.Warnings, want)
+	}
+	if cfg.Server.Addr != def.Server.Addr || cfg.Log.Level != def.Log.Level {
+		t.Errorf("server.addr, log.level = %q, %q; want the file's", cfg.Server.Addr, cfg.Log.Level)
+	}
+}
