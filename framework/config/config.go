@@ -144,7 +144,7 @@ type Upstream struct {
 	// errors, 5xx, timeouts), never beyond the caller's remaining budget.
 	Retries int `mapstructure:"retries"`
 	// RetryBackoff is the base delay before the first retry; it doubles for
-	// each further retry, with full jitter.
+	// each further retry, jittered to between half and all of it.
 	RetryBackoff time.Duration `mapstructure:"retry_backoff"`
 	// Coalesce shares one in-flight GET among identical concurrent calls.
 	Coalesce bool    `mapstructure:"coalesce"`
