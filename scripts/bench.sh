@@ -111,3 +111,10 @@ if [ "${BENCH_SKIP_CACHE:-}" != 1 ]; then
 	echo
 	scripts/bench-cache.sh
 fi
+
+# Resilience stage (scripts/bench-resilience.sh): success ratio, degraded
+# ratio and p99 healthy vs stars at 20% errors and album +5 ms.
+if [ "${BENCH_SKIP_RESILIENCE:-}" != 1 ]; then
+	echo
+	scripts/bench-resilience.sh
+fi
