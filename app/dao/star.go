@@ -2,6 +2,7 @@ package dao
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strconv"
 
@@ -15,13 +16,13 @@ type StarDAO struct{ c *upstream.Client }
 func NewStarDAO(c *upstream.Client) *StarDAO { return &StarDAO{c: c} }
 
 type starResp struct {
-	OK    bool  `json:"ok"`
-	Items []any `json:"items"`
+	OK    bool              `json:"ok"`
+	Items []json.RawMessage `json:"items"`
 }
 
 // StarsOfVideo returns team C's `items` for a video; ok=false is an
 // upstream error.
-func (d *StarDAO) StarsOfVideo(ctx context.Context, videoID int64) ([]any, error) {
+func (d *StarDAO) StarsOfVideo(ctx context.Context, videoID int64) ([]json.RawMessage, error) {
 	var r starResp
 	q := url.Values{"video_id": {strconv.FormatInt(videoID, 10)}}
 	if err := d.c.GetJSON(ctx, "/stars", q, &r); err != nil {

@@ -5,6 +5,7 @@ package dao
 
 import (
 	"context"
+	"encoding/json"
 	"net/url"
 	"strconv"
 
@@ -25,14 +26,15 @@ type VideoDAO struct{ c *upstream.Client }
 func NewVideoDAO(c *upstream.Client) *VideoDAO { return &VideoDAO{c: c} }
 
 type videoResp struct {
-	Code string         `json:"code"`
-	Msg  string         `json:"msg"`
-	Data map[string]any `json:"data"`
+	Code string          `json:"code"`
+	Msg  string          `json:"msg"`
+	Data json.RawMessage `json:"data"`
 }
 
-// VideoInfo returns team A's `data` object for video id. Code A00004 is a
+// VideoInfo returns team A's `data` object for video id, undecoded: the
+// formatter decodes only the members it maps. Code A00004 is a
 // not_found error; any other code but A00000 is an upstream error.
-func (d *VideoDAO) VideoInfo(ctx context.Context, id int64) (map[string]any, error) {
+func (d *VideoDAO) VideoInfo(ctx context.Context, id int64) (json.RawMessage, error) {
 	var r videoResp
 	q := url.Values{"id": {strconv.FormatInt(id, 10)}}
 	if err := d.c.GetJSON(ctx, "/video/info", q, &r); err != nil {
@@ -43,7 +45,7 @@ func (d *VideoDAO) VideoInfo(ctx context.Context, id int64) (map[string]any, err
 		return nil, apperr.NotFound("video %d not found", id)
 	case r.Code != videoOK:
 		return nil, upstream.Schema(d.c.Name(), "/video/info: code %q: %s", r.Code, r.Msg)
-	case r.Data == nil:
+	case len(r.Data) == 0 || string(r.Data) == "null":
 		return nil, upstream.Schema(d.c.Name(), "/video/info: no data")
 	}
 	return r.Data, nil

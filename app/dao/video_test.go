@@ -65,11 +65,20 @@ func TestVideoInfo(t *testing.T) {
 	if uri := <-seen; uri != "/video/info?id=42" {
 		t.Errorf("requested %s; want /video/info?id=42", uri)
 	}
-	if data["videoName"] != "Video 42" || data["qipuId"] != json.Number("42") || data["albumId"] != json.Number("1042") {
-		t.Errorf("data = %v", data)
+	var video struct {
+		VideoName string      `json:"videoName"`
+		QipuID    json.Number `json:"qipuId"`
+		AlbumID   json.Number `json:"albumId"`
+		BigID     json.Number `json:"bigId"`
 	}
-	if data["bigId"] != json.Number("9007199254740993") {
-		t.Errorf("bigId = %#v; want it exact", data["bigId"])
+	if err := json.Unmarshal(data, &video); err != nil {
+		t.Fatal(err)
+	}
+	if video.VideoName != "Video 42" || video.QipuID != "42" || video.AlbumID != "1042" {
+		t.Errorf("data = %s", data)
+	}
+	if video.BigID != "9007199254740993" {
+		t.Errorf("bigId = %q; want it exact (the payload stays raw)", video.BigID)
 	}
 }
 
@@ -111,8 +120,12 @@ func TestAlbum(t *testing.T) {
 	if uri := <-seen; uri != "/album/1042" {
 		t.Errorf("requested %s; want /album/1042", uri)
 	}
-	cover, _ := data["cover"].(map[string]any)
-	if data["album_title"] != "Album 1042" || cover["url"] != "https://img.example/a/1042.jpg" {
+	var album map[string]any
+	if err := json.Unmarshal(data, &album); err != nil {
+		t.Fatal(err)
+	}
+	cover, _ := album["cover"].(map[string]any)
+	if album["album_title"] != "Album 1042" || cover["url"] != "https://img.example/a/1042.jpg" {
 		t.Errorf("data = %v", data)
 	}
 }
@@ -150,7 +163,11 @@ func TestStarsOfVideo(t *testing.T) {
 	if len(items) != 2 {
 		t.Fatalf("items = %v; want 2", items)
 	}
-	if first, _ := items[0].(map[string]any); first["name"] != "Star 43" || first["starId"] != json.Number("43") {
+	var first struct {
+		Name   string      `json:"name"`
+		StarID json.Number `json:"starId"`
+	}
+	if err := json.Unmarshal(items[0], &first); err != nil || first.Name != "Star 43" || first.StarID != "43" {
 		t.Errorf("first item = %v", items[0])
 	}
 }

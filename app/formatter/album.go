@@ -1,6 +1,8 @@
 package formatter
 
 import (
+	"encoding/json"
+
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/mapping"
 )
@@ -19,4 +21,4 @@ func NewAlbumFormatter() *AlbumFormatter {
 }
 
 // Format maps team B's `result` object.
-func (f *AlbumFormatter) Format(raw map[string]any) (model.Album, error) { return f.m.Map(raw) }
+func (f *AlbumFormatter) Format(raw json.RawMessage) (model.Album, error) { return f.m.MapJSON(raw) }

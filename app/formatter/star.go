@@ -1,6 +1,8 @@
 package formatter
 
 import (
+	"encoding/json"
+
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/mapping"
 )
@@ -14,4 +16,6 @@ func NewStarFormatter() *StarFormatter {
 }
 
 // Format maps team C's `items` list.
-func (f *StarFormatter) Format(items []any) ([]model.Star, error) { return f.m.MapSlice(items) }
+func (f *StarFormatter) Format(items []json.RawMessage) ([]model.Star, error) {
+	return f.m.MapSliceJSON(items)
+}

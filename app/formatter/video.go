@@ -3,31 +3,44 @@
 package formatter
 
 import (
+	"encoding/json"
+
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/mapping"
 )
 
 // VideoFormatter maps team A's video info onto model.Video.
-type VideoFormatter struct{ m *mapping.Mapper[model.Video] }
+type VideoFormatter struct {
+	m    *mapping.Mapper[model.Video]
+	keys []string // what Format decodes: the mapped members and albumId
+}
 
 // NewVideoFormatter returns the team A mapping.
 func NewVideoFormatter() *VideoFormatter {
-	return &VideoFormatter{m: mapping.New[model.Video](mapping.Fields{
+	m := mapping.New[model.Video](mapping.Fields{
 		"id":        "qipuId",
 		"title":     "videoName",
 		"duration":  "duration", // "00:42:10" becomes 2530
 		"cover":     "imageUrl",
 		"playCount": "playCount",
-	})}
+		"album":     "-", // composed by the service from team B, never read from team A
+		"stars":     "-", // composed by the service from team C
+	})
+	return &VideoFormatter{m: m, keys: append(m.Keys(), "albumId")}
 }
 
 // Format maps team A's `data` object and returns the video and the id of
-// its album, which the album call needs.
-func (f *VideoFormatter) Format(raw map[string]any) (model.Video, int64, error) {
-	v, err := f.m.Map(raw)
+// its album, which the album call needs. Only the mapped members and
+// albumId are decoded.
+func (f *VideoFormatter) Format(raw json.RawMessage) (model.Video, int64, error) {
+	obj, err := mapping.DecodeObject(raw, f.keys...)
+	if err != nil {
+		return model.Video{}, 0, err
+	}
+	v, err := f.m.Map(obj)
 	if err != nil {
 		return v, 0, err
 	}
-	albumID, err := mapping.Int(raw, "albumId")
+	albumID, err := mapping.Int(obj, "albumId")
 	return v, albumID, err
 }

@@ -16,17 +16,36 @@ import (
 	"github.com/wings-bff/wings/framework/apperr"
 )
 
-// decode reads a team's body as the upstream client does (numbers kept as
-// json.Number) and returns the payload under key.
-func decode(t *testing.T, body []byte, key string) any {
+// payload returns a team body's member key, undecoded, as the daos do.
+func payload(t *testing.T, body []byte, key string) json.RawMessage {
 	t.Helper()
-	dec := json.NewDecoder(bytes.NewReader(body))
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(body, &m); err != nil {
+		t.Fatal(err)
+	}
+	return m[key]
+}
+
+// edit returns the object raw with member key set to v, or removed when v
+// is nil.
+func edit(t *testing.T, raw json.RawMessage, key string, v any) json.RawMessage {
+	t.Helper()
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.UseNumber()
 	var m map[string]any
 	if err := dec.Decode(&m); err != nil {
 		t.Fatal(err)
 	}
-	return m[key]
+	if v == nil {
+		delete(m, key)
+	} else {
+		m[key] = v
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // teams are fakes of the three sources answering the mock teams' data.
@@ -35,7 +54,7 @@ type teams struct {
 	videoErr     error
 	albumErr     error
 	starErr      error
-	videoData    map[string]any // replaces team A's data when set
+	videoData    json.RawMessage // replaces team A's data when set
 	albumCalls   atomic.Int64
 	albumAsked   atomic.Int64
 	videoStarted chan struct{} // closed by VideoInfo when set
@@ -59,7 +78,7 @@ func meet(ctx context.Context, mine, other chan struct{}) error {
 	}
 }
 
-func (f *teams) VideoInfo(ctx context.Context, id int64) (map[string]any, error) {
+func (f *teams) VideoInfo(ctx context.Context, id int64) (json.RawMessage, error) {
 	if err := meet(ctx, f.videoStarted, f.starStarted); err != nil {
 		return nil, err
 	}
@@ -69,26 +88,30 @@ func (f *teams) VideoInfo(ctx context.Context, id int64) (map[string]any, error)
 	if f.videoData != nil {
 		return f.videoData, nil
 	}
-	return decode(f.t, mockupstream.VideoBody(id), "data").(map[string]any), nil
+	return payload(f.t, mockupstream.VideoBody(id), "data"), nil
 }
 
-func (f *teams) Album(_ context.Context, id int64) (map[string]any, error) {
+func (f *teams) Album(_ context.Context, id int64) (json.RawMessage, error) {
 	f.albumCalls.Add(1)
 	f.albumAsked.Store(id)
 	if f.albumErr != nil {
 		return nil, f.albumErr
 	}
-	return decode(f.t, mockupstream.AlbumBody(id), "result").(map[string]any), nil
+	return payload(f.t, mockupstream.AlbumBody(id), "result"), nil
 }
 
-func (f *teams) StarsOfVideo(ctx context.Context, id int64) ([]any, error) {
+func (f *teams) StarsOfVideo(ctx context.Context, id int64) ([]json.RawMessage, error) {
 	if err := meet(ctx, f.starStarted, f.videoStarted); err != nil {
 		return nil, err
 	}
 	if f.starErr != nil {
 		return nil, f.starErr
 	}
-	return decode(f.t, mockupstream.StarsBody(id), "items").([]any), nil
+	var items []json.RawMessage
+	if err := json.Unmarshal(payload(f.t, mockupstream.StarsBody(id), "items"), &items); err != nil {
+		return nil, err
+	}
+	return items, nil
 }
 
 func newService(f *teams) *service.VideoService { return service.NewVideoService(f, f, f) }
@@ -127,10 +150,8 @@ func itoa(n int64) string { b, _ := json.Marshal(n); return string(b) }
 
 func TestDetailErrors(t *testing.T) {
 	t.Parallel()
-	badDuration := decode(t, mockupstream.VideoBody(42), "data").(map[string]any)
-	badDuration["duration"] = "forever"
-	noAlbumID := decode(t, mockupstream.VideoBody(42), "data").(map[string]any)
-	delete(noAlbumID, "albumId")
+	badDuration := edit(t, payload(t, mockupstream.VideoBody(42), "data"), "duration", "forever")
+	noAlbumID := edit(t, payload(t, mockupstream.VideoBody(42), "data"), "albumId", nil)
 	tests := []struct {
 		name       string
 		f          *teams

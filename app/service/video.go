@@ -4,6 +4,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 
 	"github.com/wings-bff/wings/app/formatter"
 	"github.com/wings-bff/wings/app/model"
@@ -14,17 +15,17 @@ import (
 
 // VideoSource is what VideoService needs from team A.
 type VideoSource interface {
-	VideoInfo(ctx context.Context, id int64) (map[string]any, error)
+	VideoInfo(ctx context.Context, id int64) (json.RawMessage, error)
 }
 
 // AlbumSource is what VideoService needs from team B.
 type AlbumSource interface {
-	Album(ctx context.Context, id int64) (map[string]any, error)
+	Album(ctx context.Context, id int64) (json.RawMessage, error)
 }
 
 // StarSource is what VideoService needs from team C.
 type StarSource interface {
-	StarsOfVideo(ctx context.Context, videoID int64) ([]any, error)
+	StarsOfVideo(ctx context.Context, videoID int64) ([]json.RawMessage, error)
 }
 
 // VideoService builds the video detail page's data.

@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"testing"
@@ -11,29 +12,37 @@ import (
 
 type fakeVideos struct{ err error }
 
-func (f fakeVideos) VideoInfo(_ context.Context, id int64) (map[string]any, error) {
+func (f fakeVideos) VideoInfo(_ context.Context, id int64) (json.RawMessage, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	return map[string]any{"qipuId": id, "videoName": "V", "duration": "00:01:00", "albumId": int64(7), "posterUrl": "p", "playCount": "3"}, nil
+	return jsonOf(map[string]any{"qipuId": id, "videoName": "V", "duration": "00:01:00", "albumId": int64(7), "posterUrl": "p", "playCount": "3"}), nil
+}
+
+func jsonOf(v any) json.RawMessage {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err) // static test data
+	}
+	return b
 }
 
 type fakeAlbums struct{ err error }
 
-func (f fakeAlbums) Album(_ context.Context, id int64) (map[string]any, error) {
+func (f fakeAlbums) Album(_ context.Context, id int64) (json.RawMessage, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	return map[string]any{"albumId": id, "name": "A", "episodeCount": 3, "image": map[string]any{"url": "u"}}, nil
+	return jsonOf(map[string]any{"albumId": id, "name": "A", "episodeCount": 3, "image": map[string]any{"url": "u"}}), nil
 }
 
 type fakeStars struct{ err error }
 
-func (f fakeStars) StarsOfVideo(context.Context, int64) ([]any, error) {
+func (f fakeStars) StarsOfVideo(context.Context, int64) ([]json.RawMessage, error) {
 	if f.err != nil {
 		return nil, f.err
 	}
-	return []any{map[string]any{"starId": 1, "starName": "S", "avatar": "a"}}, nil
+	return []json.RawMessage{jsonOf(map[string]any{"starId": 1, "starName": "S", "avatar": "a"})}, nil
 }
 
 func TestDetailSources(t *testing.T) {

@@ -27,13 +27,15 @@ import (
 )
 
 // Fields maps a model field (its json name) to a source path in the
-// upstream object. Paths use dots for nesting.
+// upstream object. Paths use dots for nesting; "-" means the field is never
+// read from this upstream (another source composes it).
 type Fields map[string]string
 
 // Mapper maps upstream objects onto T. It is safe for concurrent use; build
 // one per upstream schema at start-up.
 type Mapper[T any] struct {
 	fields []field
+	keys   []string // top-level source members, for MapJSON
 	hook   mapstructure.DecodeHookFunc
 }
 
@@ -100,8 +102,12 @@ func New[T any](fields Fields) *Mapper[T] {
 		if !ok {
 			src = key.name // same name upstream
 		}
+		if src == "-" {
+			continue
+		}
 		m.fields = append(m.fields, field{dst: key.name, path: strings.Split(src, "."), index: key.index, kind: key.kind})
 	}
+	m.keys = m.Keys()
 	return m
 }
 

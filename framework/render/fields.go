@@ -1,10 +1,10 @@
 package render
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/wings-bff/wings/framework/internal/jsonscan"
 )
 
 // Limits on the fields parameter, which comes from the network.
@@ -73,7 +73,7 @@ func ParseFields(s string) (Fields, error) {
 	return root, nil
 }
 
-var errSyntax = errors.New("render: malformed JSON")
+var errSyntax = jsonscan.ErrSyntax
 
 // Filter appends to dst the JSON value src reduced to the selection f.
 // Objects keep only selected keys, in their original order; arrays apply
@@ -83,12 +83,12 @@ func Filter(dst, src []byte, f Fields) ([]byte, error) {
 	if f == nil {
 		return append(dst, src...), nil
 	}
-	i := skipWS(src, 0)
+	i := jsonscan.SkipWS(src, 0)
 	dst, i, err := filterValue(dst, src, i, f)
 	if err != nil {
 		return nil, err
 	}
-	if skipWS(src, i) != len(src) {
+	if jsonscan.SkipWS(src, i) != len(src) {
 		return nil, errSyntax
 	}
 	return dst, nil
@@ -99,7 +99,7 @@ func filterValue(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 		return nil, 0, errSyntax
 	}
 	if f == nil { // selected whole
-		end, err := skipValue(src, i)
+		end, err := jsonscan.SkipValue(src, i)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -111,7 +111,7 @@ func filterValue(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 	case '[':
 		return filterArray(dst, src, i, f)
 	default:
-		end, err := skipValue(src, i)
+		end, err := jsonscan.SkipValue(src, i)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -121,7 +121,7 @@ func filterValue(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 
 func filterObject(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 	dst = append(dst, '{')
-	i = skipWS(src, i+1) // after '{'
+	i = jsonscan.SkipWS(src, i+1) // after '{'
 	if i < len(src) && src[i] == '}' {
 		return append(dst, '}'), i + 1, nil
 	}
@@ -130,23 +130,23 @@ func filterObject(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 		if i >= len(src) || src[i] != '"' {
 			return nil, 0, errSyntax
 		}
-		keyEnd, err := skipString(src, i)
+		keyEnd, err := jsonscan.SkipString(src, i)
 		if err != nil {
 			return nil, 0, err
 		}
-		key, err := keyOf(src[i:keyEnd])
+		key, err := jsonscan.Key(src[i:keyEnd])
 		if err != nil {
 			return nil, 0, err
 		}
 		rawKey := src[i:keyEnd]
-		i = skipWS(src, keyEnd)
+		i = jsonscan.SkipWS(src, keyEnd)
 		if i >= len(src) || src[i] != ':' {
 			return nil, 0, errSyntax
 		}
-		i = skipWS(src, i+1)
+		i = jsonscan.SkipWS(src, i+1)
 		sub, keep := f[key]
 		if !keep {
-			end, err := skipValue(src, i)
+			end, err := jsonscan.SkipValue(src, i)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -162,9 +162,9 @@ func filterObject(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 			}
 			first = false
 		}
-		i = skipWS(src, i)
+		i = jsonscan.SkipWS(src, i)
 		if i < len(src) && src[i] == ',' {
-			i = skipWS(src, i+1) // a key must follow
+			i = jsonscan.SkipWS(src, i+1) // a key must follow
 			continue
 		}
 		if i < len(src) && src[i] == '}' {
@@ -179,7 +179,7 @@ func filterArray(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 	i++ // '['
 	first := true
 	for {
-		i = skipWS(src, i)
+		i = jsonscan.SkipWS(src, i)
 		if i >= len(src) {
 			return nil, 0, errSyntax
 		}
@@ -191,94 +191,12 @@ func filterArray(dst, src []byte, i int, f Fields) ([]byte, int, error) {
 				return nil, 0, errSyntax
 			}
 			dst = append(dst, ',')
-			i = skipWS(src, i+1)
+			i = jsonscan.SkipWS(src, i+1)
 		}
 		var err error
 		if dst, i, err = filterValue(dst, src, i, f); err != nil {
 			return nil, 0, err
 		}
 		first = false
-	}
-}
-
-// keyOf returns the unquoted key; the fast path avoids decoding keys
-// without escapes.
-func keyOf(quoted []byte) (string, error) {
-	inner := quoted[1 : len(quoted)-1]
-	for _, c := range inner {
-		if c == '\\' {
-			var s string
-			if err := json.Unmarshal(quoted, &s); err != nil {
-				return "", errSyntax
-			}
-			return s, nil
-		}
-	}
-	return string(inner), nil
-}
-
-func skipWS(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\n' || b[i] == '\t' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the string starting at b[i] == '"'.
-func skipString(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
-			return j + 1, nil
-		}
-	}
-	return 0, errSyntax
-}
-
-// skipValue returns the index after the value starting at b[i].
-func skipValue(b []byte, i int) (int, error) {
-	if i >= len(b) {
-		return 0, errSyntax
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for i < len(b) {
-			switch b[i] {
-			case '"':
-				j, err := skipString(b, i)
-				if err != nil {
-					return 0, err
-				}
-				i = j
-				continue
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return i + 1, nil
-				}
-			}
-			i++
-		}
-		return 0, errSyntax
-	default:
-		j := i
-		for j < len(b) {
-			c := b[j]
-			if c == ',' || c == '}' || c == ']' || c == ' ' || c == '\n' || c == '\t' || c == '\r' {
-				break
-			}
-			j++
-		}
-		if j == i {
-			return 0, errSyntax
-		}
-		return j, nil
 	}
 }
