@@ -45,6 +45,11 @@ type Options struct {
 	// Environ is the process environment as KEY=VALUE pairs; nil means
 	// os.Environ().
 	Environ []string
+	// Overlay, when set, is merged over the files and under the
+	// environment (for example EtcdSource.Overlay); OverlayName names it in
+	// Result.Files.
+	Overlay     map[string]any
+	OverlayName string
 }
 
 // Result describes what Load read, for the start-up log.
@@ -95,6 +100,10 @@ func Load(opts Options, out any) (*Result, error) {
 		}
 		merge(tree, m)
 		res.Files = append(res.Files, path)
+	}
+	if opts.Overlay != nil {
+		merge(tree, opts.Overlay)
+		res.Files = append(res.Files, opts.OverlayName)
 	}
 
 	secrets := secretPaths(reflect.TypeOf(out))
