@@ -18,12 +18,9 @@ import (
 func DecodeObject(raw []byte, keys ...string) (map[string]any, error) {
 	out := make(map[string]any, len(keys))
 	err := jsonscan.ObjectEach(raw, func(quoted, value []byte) error {
-		key, err := jsonscan.Key(quoted)
-		if err != nil {
+		key, ok, err := wanted(keys, quoted)
+		if err != nil || !ok {
 			return err
-		}
-		if !contains(keys, key) {
-			return nil
 		}
 		v, err := decodeValue(value)
 		if err != nil {
@@ -36,6 +33,26 @@ func DecodeObject(raw []byte, keys ...string) (map[string]any, error) {
 		return nil, fmt.Errorf("mapping: want a JSON object: %w", err)
 	}
 	return out, nil
+}
+
+// wanted reports whether the quoted key is one of keys, without allocating
+// for keys that carry no escapes (the comparison string(b) == k does not
+// copy).
+func wanted(keys []string, quoted []byte) (string, bool, error) {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		for _, k := range keys {
+			if string(inner) == k {
+				return k, true, nil
+			}
+		}
+		return "", false, nil
+	}
+	key, err := jsonscan.Key(quoted)
+	if err != nil {
+		return "", false, err
+	}
+	return key, contains(keys, key), nil
 }
 
 func contains(keys []string, k string) bool {
@@ -76,6 +93,71 @@ func decodeValue(v []byte) (any, error) {
 	}
 }
 
+// selection is the tree of source paths a mapper reads: each member maps
+// to the selection inside it, or to nil when the whole value is read.
+type selection map[string]selection
+
+func (sel selection) add(path []string) {
+	child, seen := sel[path[0]]
+	if len(path) == 1 {
+		sel[path[0]] = nil // whole value wins
+		return
+	}
+	if seen && child == nil {
+		return
+	}
+	if child == nil {
+		child = selection{}
+		sel[path[0]] = child
+	}
+	child.add(path[1:])
+}
+
+// decodeSelected is DecodeObject over a selection: nested objects are
+// decoded only as deep and as wide as the selection reaches.
+func decodeSelected(raw []byte, sel selection) (map[string]any, error) {
+	out := make(map[string]any, len(sel))
+	err := jsonscan.ObjectEach(raw, func(quoted, value []byte) error {
+		key, ok, err := wantedSel(sel, quoted)
+		if err != nil || !ok {
+			return err
+		}
+		var v any
+		if sub := sel[key]; sub != nil && value[0] == '{' {
+			v, err = decodeSelected(value, sub)
+		} else {
+			v, err = decodeValue(value)
+		}
+		if err != nil {
+			return fmt.Errorf("%s: %w", key, err)
+		}
+		out[key] = v
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("mapping: want a JSON object: %w", err)
+	}
+	return out, nil
+}
+
+func wantedSel(sel selection, quoted []byte) (string, bool, error) {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') < 0 {
+		for k := range sel { // a few keys: reuse the selection's string, copy nothing
+			if string(inner) == k {
+				return k, true, nil
+			}
+		}
+		return "", false, nil
+	}
+	key, err := jsonscan.Key(quoted)
+	if err != nil {
+		return "", false, err
+	}
+	_, ok := sel[key]
+	return key, ok, nil
+}
+
 // Keys lists the top-level upstream members the mapper reads, for
 // DecodeObject.
 func (m *Mapper[T]) Keys() []string {
@@ -91,7 +173,7 @@ func (m *Mapper[T]) Keys() []string {
 // MapJSON converts one upstream object given as JSON, decoding only the
 // members the mapping reads.
 func (m *Mapper[T]) MapJSON(raw []byte) (T, error) {
-	obj, err := DecodeObject(raw, m.keys...)
+	obj, err := decodeSelected(raw, m.sel)
 	if err != nil {
 		var zero T
 		return zero, err

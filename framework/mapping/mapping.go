@@ -35,7 +35,7 @@ type Fields map[string]string
 // one per upstream schema at start-up.
 type Mapper[T any] struct {
 	fields []field
-	keys   []string // top-level source members, for MapJSON
+	sel    selection // source paths, for MapJSON
 	hook   mapstructure.DecodeHookFunc
 }
 
@@ -107,7 +107,10 @@ func New[T any](fields Fields) *Mapper[T] {
 		}
 		m.fields = append(m.fields, field{dst: key.name, path: strings.Split(src, "."), index: key.index, kind: key.kind})
 	}
-	m.keys = m.Keys()
+	m.sel = selection{}
+	for _, f := range m.fields {
+		m.sel.add(f.path)
+	}
 	return m
 }
 
