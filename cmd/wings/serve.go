@@ -46,6 +46,10 @@ func serve(ctx context.Context, confDir string) error {
 	if err != nil {
 		return err
 	}
+	cfg, res, etcdSrc, etcdWarning, err := withEtcd(ctx, confDir, cfg, res)
+	if err != nil {
+		return err
+	}
 	rt, err := wings.New(&cfg.Config, wings.Options{Build: build(), LogOutput: os.Stdout})
 	if err != nil {
 		return err
@@ -55,6 +59,10 @@ func serve(ctx context.Context, confDir string) error {
 	for _, w := range res.Warnings {
 		log.Warn("config: " + w)
 	}
+	if etcdWarning != "" {
+		log.Warn(etcdWarning)
+	}
+	watchConfig(rt, confDir, res.Env, etcdSrc)
 	c, err := app.NewContainer(rt, app.WithAnalytics(cfg.Analytics))
 	if err != nil {
 		return err

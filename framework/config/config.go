@@ -29,6 +29,8 @@ type Config struct {
 	ClickHouse ClickHouse `mapstructure:"clickhouse"`
 	// Auth configures login and resource permission (framework/auth).
 	Auth Auth `mapstructure:"auth"`
+	// Etcd is the optional config centre (see EtcdSource).
+	Etcd Etcd `mapstructure:"etcd"`
 }
 
 // ClickHouse configures the shared ClickHouse connection pool (native

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
+	"sort"
 	"strings"
 	"time"
 
@@ -134,5 +136,76 @@ func (s *EtcdSource) Watch(ctx context.Context, fn func(map[string]any, error)) 
 		case <-changed:
 			fn(s.Overlay(ctx))
 		}
+	}
+}
+
+// Etcd configures the config centre. With no endpoints there is none.
+type Etcd struct {
+	Endpoints []string `mapstructure:"endpoints"`
+	// Prefixes are read in order, later ones winning: shared prefixes
+	// first, the app's own last. Each ends with "/".
+	Prefixes []string `mapstructure:"prefixes"`
+	// Required refuses to start when etcd cannot be read; otherwise the
+	// server starts from the files with a warning.
+	Required    bool          `mapstructure:"required"`
+	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+}
+
+// Flatten returns every leaf of a decoded config struct by key path
+// ("upstreams.video.timeout"), formatted with fmt, for comparing two
+// configs. Secrets print redacted, so a changed secret is not seen.
+func Flatten(cfg any) map[string]string {
+	out := map[string]string{}
+	flattenValue(reflect.ValueOf(cfg), "", out)
+	return out
+}
+
+func flattenValue(v reflect.Value, path string, out map[string]string) {
+	for v.Kind() == reflect.Pointer || v.Kind() == reflect.Interface {
+		if v.IsNil() {
+			out[path] = "<nil>"
+			return
+		}
+		v = v.Elem()
+	}
+	join := func(k string) string {
+		if path == "" {
+			return k
+		}
+		return path + "." + k
+	}
+	switch v.Kind() {
+	case reflect.Struct:
+		if _, ok := v.Interface().(fmt.Stringer); ok {
+			out[path] = fmt.Sprint(v.Interface())
+			return
+		}
+		t := v.Type()
+		for i := 0; i < t.NumField(); i++ {
+			f := t.Field(i)
+			if !f.IsExported() {
+				continue
+			}
+			tag, opts, _ := strings.Cut(f.Tag.Get("mapstructure"), ",")
+			if tag == "-" {
+				continue
+			}
+			if opts == "squash" || (tag == "" && f.Anonymous) {
+				flattenValue(v.Field(i), path, out)
+				continue
+			}
+			if tag == "" {
+				tag = strings.ToLower(f.Name)
+			}
+			flattenValue(v.Field(i), join(tag), out)
+		}
+	case reflect.Map:
+		keys := v.MapKeys()
+		sort.Slice(keys, func(i, j int) bool { return fmt.Sprint(keys[i]) < fmt.Sprint(keys[j]) })
+		for _, k := range keys {
+			flattenValue(v.MapIndex(k), join(fmt.Sprint(k)), out)
+		}
+	default:
+		out[path] = fmt.Sprint(v.Interface())
 	}
 }

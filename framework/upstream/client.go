@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -64,9 +65,7 @@ const (
 // and identical concurrent GETs share one call.
 type Client struct {
 	name     string
-	timeout  time.Duration
-	retries  int
-	backoff  time.Duration
+	tune     atomic.Pointer[Tuning] // replaced whole by SetTuning (hot reload)
 	coalesce bool
 	rc       *resty.Client
 	m        *metrics.Registry
@@ -91,9 +90,9 @@ func New(name string, cfg config.Upstream, m *metrics.Registry, log *logrus.Logg
 		SetLogger(restyLogger{entry}).
 		SetHeaders(cfg.Headers)
 	c := &Client{
-		name: name, timeout: cfg.Timeout, rc: rc, m: m,
-		retries: cfg.Retries, backoff: cfg.RetryBackoff, coalesce: cfg.Coalesce,
+		name: name, rc: rc, m: m, coalesce: cfg.Coalesce,
 	}
+	c.tune.Store(&Tuning{Timeout: cfg.Timeout, Retries: cfg.Retries, Backoff: cfg.RetryBackoff})
 	if b := cfg.Breaker; b.FailureRatio > 0 {
 		c.cb = newBreaker(name, b, entry)
 		// One series per upstream: a collector with a constant label.
@@ -131,7 +130,19 @@ var errNotCounted = errors.New("not counted by the breaker")
 func (c *Client) Name() string { return c.name }
 
 // Timeout returns the per-call timeout.
-func (c *Client) Timeout() time.Duration { return c.timeout }
+func (c *Client) Timeout() time.Duration { return c.tune.Load().Timeout }
+
+// Tuning is the part of an upstream's config that can change while the
+// process runs: upstreams.<name>.timeout, retries and retry_backoff.
+type Tuning struct {
+	Timeout time.Duration
+	Retries int
+	Backoff time.Duration
+}
+
+// SetTuning replaces the timeout, retries and backoff for calls that start
+// from now on (config hot reload); calls in flight keep theirs.
+func (c *Client) SetTuning(t Tuning) { c.tune.Store(&t) }
 
 // BaseURL returns the configured base URL.
 func (c *Client) BaseURL() string { return c.rc.BaseURL }
@@ -220,18 +231,20 @@ func (c *Client) sharedContext(ctx context.Context) (context.Context, context.Ca
 	if dl, ok := ctx.Deadline(); ok {
 		return context.WithDeadline(base, dl)
 	}
-	return context.WithTimeout(base, time.Duration(c.retries+1)*(c.timeout+c.backoff<<c.retries))
+	t := c.tune.Load()
+	return context.WithTimeout(base, time.Duration(t.Retries+1)*(t.Timeout+t.Backoff<<t.Retries))
 }
 
 // fetch makes the call with retries.
 func (c *Client) fetch(ctx context.Context, path string, query url.Values) ([]byte, error) {
+	t := c.tune.Load()
 	for attempt := 0; ; attempt++ {
-		body, retryable, err := c.attempt(ctx, path, query)
-		if err == nil || !retryable || attempt >= c.retries || ctx.Err() != nil {
+		body, retryable, err := c.attempt(ctx, path, query, t.Timeout)
+		if err == nil || !retryable || attempt >= t.Retries || ctx.Err() != nil {
 			return body, err
 		}
-		delay := c.backoffDelay(attempt)
-		if dl, ok := ctx.Deadline(); ok && time.Until(dl)-delay < c.timeout/2 {
+		delay := backoffDelay(t.Backoff, attempt)
+		if dl, ok := ctx.Deadline(); ok && time.Until(dl)-delay < t.Timeout/2 {
 			return body, err // not enough budget left for a useful retry
 		}
 		t := time.NewTimer(delay)
@@ -246,8 +259,8 @@ func (c *Client) fetch(ctx context.Context, path string, query url.Values) ([]by
 }
 
 // backoffDelay is base * 2^attempt, jittered to between half and all of it.
-func (c *Client) backoffDelay(attempt int) time.Duration {
-	d := c.backoff << attempt
+func backoffDelay(backoff time.Duration, attempt int) time.Duration {
+	d := backoff << attempt
 	if d <= 0 {
 		return 0
 	}
@@ -257,7 +270,7 @@ func (c *Client) backoffDelay(attempt int) time.Duration {
 
 // attempt makes one request through the breaker and reports whether its
 // failure is worth retrying.
-func (c *Client) attempt(ctx context.Context, path string, query url.Values) ([]byte, bool, error) {
+func (c *Client) attempt(ctx context.Context, path string, query url.Values, timeout time.Duration) ([]byte, bool, error) {
 	var done func(error)
 	if c.cb != nil {
 		d, err := c.cb.Allow()
@@ -271,7 +284,7 @@ func (c *Client) attempt(ctx context.Context, path string, query url.Values) ([]
 		}
 		done = d
 	}
-	actx, cancel := context.WithTimeout(ctx, c.timeout) // min(timeout, what is left)
+	actx, cancel := context.WithTimeout(ctx, timeout) // min(timeout, what is left)
 	defer cancel()
 	req := c.rc.R().SetContext(actx)
 	if len(query) > 0 {

@@ -1,0 +1,145 @@
+package wings
+
+import (
+	"path"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
+
+	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/metrics"
+	"github.com/wings-bff/wings/framework/upstream"
+)
+
+// HotKeys returns the key paths (path.Match patterns) a running server
+// applies without a restart. A change to any other key is logged and
+// ignored until the next restart.
+func HotKeys() []string {
+	return []string{
+		"log.level",
+		"upstreams.*.timeout",
+		"upstreams.*.retries",
+		"upstreams.*.retry_backoff",
+	}
+}
+
+// Reloader applies new configuration to a running Runtime: the hot keys
+// take effect for requests that start afterwards. It records each reload
+// in wings_config_reloads_total{result} (applied, restart_needed,
+// unchanged, rejected) and a log line.
+type Reloader struct {
+	rt      *Runtime
+	reloads *prometheus.CounterVec
+
+	mu   sync.Mutex
+	last map[string]string // flattened config in force
+}
+
+// NewReloader returns a Reloader for rt, starting from rt's config.
+func NewReloader(rt *Runtime) *Reloader {
+	r := &Reloader{
+		rt: rt,
+		reloads: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: metrics.Namespace, Name: "config_reloads_total",
+			Help: "Configuration reloads, by result (applied, restart_needed, unchanged, rejected).",
+		}, []string{"result"}),
+		last: config.Flatten(rt.cfg),
+	}
+	rt.metrics.MustRegister(r.reloads)
+	for _, res := range []string{"applied", "restart_needed", "unchanged", "rejected"} {
+		r.reloads.WithLabelValues(res)
+	}
+	return r
+}
+
+// Reject records a reload that could not be loaded or validated; the
+// config in force stays.
+func (r *Reloader) Reject(source string, err error) {
+	r.reloads.WithLabelValues("rejected").Inc()
+	r.rt.log.WithFields(logrus.Fields{"source": source, "error": err.Error()}).Warn("config reload rejected; keeping the config in force")
+}
+
+// Apply compares next (already loaded and validated) with the config in
+// force, applies the hot keys that changed and reports them; changed keys
+// that need a restart are logged and returned in restart.
+func (r *Reloader) Apply(source string, next *config.Config) (applied, restart []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	flat := config.Flatten(next)
+	var changed []string
+	for k, v := range flat {
+		if old, ok := r.last[k]; !ok || old != v {
+			changed = append(changed, k)
+		}
+	}
+	for k := range r.last {
+		if _, ok := flat[k]; !ok {
+			changed = append(changed, k)
+		}
+	}
+	sort.Strings(changed)
+	if len(changed) == 0 {
+		r.reloads.WithLabelValues("unchanged").Inc()
+		return nil, nil
+	}
+	level, err := logrus.ParseLevel(next.Log.Level)
+	if err != nil {
+		r.Reject(source, err)
+		return nil, nil
+	}
+	upstreams := map[string]bool{}
+	for _, k := range changed {
+		if !hot(k) {
+			restart = append(restart, k)
+			continue
+		}
+		applied = append(applied, k)
+		switch {
+		case k == "log.level":
+			r.rt.log.SetLevel(level)
+		case strings.HasPrefix(k, "upstreams."):
+			upstreams[strings.Split(k, ".")[1]] = true
+		}
+	}
+	for name := range upstreams {
+		c, ok := r.rt.upstreams[name]
+		u, inNext := next.Upstreams[name]
+		if !ok || !inNext {
+			continue // a new or removed upstream needs a restart (its keys are not hot)
+		}
+		c.SetTuning(upstream.Tuning{Timeout: u.Timeout, Retries: u.Retries, Backoff: u.RetryBackoff})
+	}
+	// Remember what is in force: the applied values, the old ones for keys
+	// that wait for a restart.
+	for _, k := range applied {
+		if v, ok := flat[k]; ok {
+			r.last[k] = v
+		} else {
+			delete(r.last, k)
+		}
+	}
+	result := "restart_needed"
+	if len(applied) > 0 {
+		result = "applied"
+	}
+	r.reloads.WithLabelValues(result).Inc()
+	if len(applied) > 0 {
+		r.rt.log.WithFields(logrus.Fields{"source": source, "keys": applied}).Info("config reloaded")
+	}
+	if len(restart) > 0 {
+		r.rt.log.WithFields(logrus.Fields{"source": source, "keys": restart}).Warn("config changed in keys that need a restart; ignored until then")
+	}
+	return applied, restart
+}
+
+func hot(key string) bool {
+	for _, p := range HotKeys() {
+		if ok, _ := path.Match(p, key); ok {
+			return true
+		}
+	}
+	return false
+}
