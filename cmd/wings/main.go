@@ -40,6 +40,7 @@ func newRoot() *cobra.Command {
 	root.AddCommand(newMockSSOCmd())
 	root.AddCommand(newCacheCmd())
 	root.AddCommand(newMigrateCmd(), newSeedEventsCmd(), newIngestSimCmd())
+	root.AddCommand(newGenCmd(), newRoutesCmd(), newNewCmd())
 	return root
 }
 

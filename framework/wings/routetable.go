@@ -1,0 +1,100 @@
+package wings
+
+import (
+	"fmt"
+	"io"
+	"reflect"
+	"runtime"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/wings-bff/wings/framework/config"
+)
+
+// RouteInfo is one route of the table as `wings routes` prints it: what
+// is in force once config is applied, without starting anything.
+type RouteInfo struct {
+	Method, Path, Name string
+	// Handler is the handler function's name: controller.(*VideoController).Get.
+	Handler string
+	// Timeout is the effective deadline: routes.<name>.timeout, else the
+	// route's, else server.request_timeout.
+	Timeout time.Duration
+	// CacheTTL is the response cache TTL (routes.<name>.cache_ttl, else the
+	// route's); zero means not cached.
+	CacheTTL time.Duration
+	// Auth is the resource the route requires; empty means public.
+	Auth string
+}
+
+// DescribeRoutes resolves each route's settings against cfg. Handlers may
+// be method values on nil controllers (app.Routes(&app.Container{})): only
+// their names are read.
+func DescribeRoutes(cfg *config.Config, routes []Route) []RouteInfo {
+	out := make([]RouteInfo, 0, len(routes))
+	for _, r := range routes {
+		ri := RouteInfo{Method: r.Method, Path: r.Path, Name: r.Name, Handler: handlerName(r.Handler), Auth: r.Auth}
+		if ri.Name == "" {
+			ri.Name = r.Method + " " + r.Path
+		}
+		rc := cfg.Routes[r.Name]
+		switch {
+		case rc.Timeout > 0:
+			ri.Timeout = rc.Timeout
+		case r.Timeout > 0:
+			ri.Timeout = r.Timeout
+		default:
+			ri.Timeout = cfg.Server.RequestTimeout
+		}
+		if r.Cache != nil {
+			ri.CacheTTL = r.Cache.TTL
+		}
+		if rc.CacheTTL > 0 {
+			ri.CacheTTL = rc.CacheTTL
+		}
+		if !cfg.Cache.Responses {
+			ri.CacheTTL = 0
+		}
+		out = append(out, ri)
+	}
+	return out
+}
+
+// WriteRouteTable prints routes as an aligned table: method, path, name,
+// handler, timeout, cache TTL ("-" when not cached) and auth ("public"
+// when none is required).
+func WriteRouteTable(w io.Writer, routes []RouteInfo) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "METHOD\tPATH\tNAME\tHANDLER\tTIMEOUT\tCACHE\tAUTH")
+	for _, r := range routes {
+		cache, auth := "-", r.Auth
+		if r.CacheTTL > 0 {
+			cache = r.CacheTTL.String()
+		}
+		if auth == "" {
+			auth = "public"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Method, r.Path, r.Name, r.Handler, r.Timeout, cache, auth)
+	}
+	return tw.Flush()
+}
+
+// handlerName is the function's name without its module path and the
+// "-fm" of method values.
+func handlerName(h echo.HandlerFunc) string {
+	if h == nil {
+		return "-"
+	}
+	fn := runtime.FuncForPC(reflect.ValueOf(h).Pointer())
+	if fn == nil {
+		return "?"
+	}
+	name := strings.TrimSuffix(fn.Name(), "-fm")
+	if i := strings.LastIndex(name, "/"); i >= 0 {
+		name = name[i+1:]
+	}
+	return name
+}
