@@ -1,8 +1,10 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/spf13/cobra"
 
@@ -122,5 +124,60 @@ func (gf *genFlags) finish(w io.Writer, plan *scaffold.Plan) error {
 }
 
 func newGenUpstreamModelCmd(gf *genFlags) *cobra.Command {
-	return &cobra.Command{Use: "upstream-model <name>", Hidden: true, RunE: func(*cobra.Command, []string) error { return fmt.Errorf("not yet") }}
+	var from, root string
+	cmd := &cobra.Command{
+		Use:   "upstream-model <name> --from sample.json",
+		Short: "From a sample upstream answer, write the model, a formatter mapping it and a test",
+		Long: `From a sample upstream answer, write app/model/<name>.go (one field per
+leaf of the sampled object, nested objects flattened: cover.url becomes
+CoverURL, json "coverUrl"), app/formatter/<name>.go (the upstream's schema as
+a Go struct with json tags, and the mapping.Fields from model to upstream
+path) and app/formatter/<name>_test.go, which maps the sample and checks
+every field. With --root auto (the default) an envelope's data or result
+object is the one mapped. Nulls and arrays of objects are listed, not mapped.`,
+		Example: "  wings gen upstream-model album --from testdata/album_ok.json --root result",
+		Args:    cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := gf.prepare(args[0])
+			if err != nil {
+				return err
+			}
+			if from == "" {
+				return errors.New("--from: a sample JSON file is required")
+			}
+			f, err := os.Open(from)
+			if err != nil {
+				return fmt.Errorf("--from: %w", err)
+			}
+			defer f.Close()
+			um, err := scaffold.GenUpstreamModel(p.Module, gf.ep.Name, f, root)
+			if err != nil {
+				return err
+			}
+			plan := &scaffold.Plan{Project: p}
+			stem := gf.ep.Name.Stem
+			for _, c := range []struct {
+				path string
+				src  []byte
+			}{{"app/model/" + stem + ".go", um.Model}, {"app/formatter/" + stem + ".go", um.Formatter}, {"app/formatter/" + stem + "_test.go", um.Test}} {
+				if err := plan.Create(c.path, c.src, gf.force); err != nil {
+					return err
+				}
+			}
+			if err := plan.CheckDecls(); err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if um.Root != "" {
+				fmt.Fprintf(w, "mapped the sample's %q object\n", um.Root)
+			}
+			for _, s := range um.Skipped {
+				fmt.Fprintf(w, "not mapped (null, empty or holding objects; map it by hand): %s\n", s)
+			}
+			return gf.finish(w, plan)
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "sample upstream answer (a JSON file)")
+	cmd.Flags().StringVar(&root, "root", "auto", `dotted path of the object to map; "" for the whole answer`)
+	return cmd
 }

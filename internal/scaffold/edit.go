@@ -56,45 +56,63 @@ func afterElem(fset *token.FileSet, src []byte, lit *ast.CompositeLit) (off int,
 
 // importIns returns the insertions that add the missing import paths.
 // Standard library paths go after the file's last standard library
-// import, others after its last import, so gofmt keeps the groups.
+// import (or first in the block), others after its last import, so gofmt
+// keeps the groups.
 func importIns(fset *token.FileSet, f *ast.File, paths ...string) []insertion {
 	have := map[string]bool{}
 	for _, im := range f.Imports {
 		p, _ := strconv.Unquote(im.Path.Value)
 		have[p] = true
 	}
-	var ins []insertion
+	isStd := func(p string) bool { return !strings.Contains(strings.SplitN(p, "/", 2)[0], ".") }
+	var std, other []string
 	for _, p := range paths {
 		if have[p] {
 			continue
 		}
 		have[p] = true
-		std := !strings.Contains(strings.SplitN(p, "/", 2)[0], ".")
-		var decl *ast.GenDecl
-		for _, d := range f.Decls {
-			if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.IMPORT {
-				decl = g
-				break
-			}
-		}
-		if decl == nil || !decl.Lparen.IsValid() {
-			ins = append(ins, insertion{fset.Position(f.Name.End()).Offset, "\n\nimport " + strconv.Quote(p) + "\n"})
-			continue
-		}
-		anchor := token.NoPos
-		for _, s := range decl.Specs {
-			sp, _ := strconv.Unquote(s.(*ast.ImportSpec).Path.Value)
-			spStd := !strings.Contains(strings.SplitN(sp, "/", 2)[0], ".")
-			if spStd == std {
-				anchor = s.End()
-			}
-		}
-		if anchor.IsValid() {
-			ins = append(ins, insertion{fset.Position(anchor).Offset, "\n\t" + strconv.Quote(p)})
-		} else if std {
-			ins = append(ins, insertion{fset.Position(decl.Lparen).Offset + 1, "\n\t" + strconv.Quote(p) + "\n"})
+		if isStd(p) {
+			std = append(std, strconv.Quote(p))
 		} else {
-			ins = append(ins, insertion{fset.Position(decl.Rparen).Offset, "\n\t" + strconv.Quote(p) + "\n"})
+			other = append(other, strconv.Quote(p))
+		}
+	}
+	if len(std)+len(other) == 0 {
+		return nil
+	}
+	var decl *ast.GenDecl
+	for _, d := range f.Decls {
+		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.IMPORT {
+			decl = g
+			break
+		}
+	}
+	if decl == nil || !decl.Lparen.IsValid() {
+		all := append(std, other...)
+		return []insertion{{fset.Position(f.Name.End()).Offset, "\n\nimport (\n" + strings.Join(all, "\n") + "\n)\n"}}
+	}
+	var lastStd, lastOther token.Pos
+	for _, s := range decl.Specs {
+		sp, _ := strconv.Unquote(s.(*ast.ImportSpec).Path.Value)
+		if isStd(sp) {
+			lastStd = s.End()
+		} else {
+			lastOther = s.End()
+		}
+	}
+	var ins []insertion
+	if len(std) > 0 {
+		if lastStd.IsValid() {
+			ins = append(ins, insertion{fset.Position(lastStd).Offset, "\n" + strings.Join(std, "\n")})
+		} else {
+			ins = append(ins, insertion{fset.Position(decl.Lparen).Offset + 1, "\n" + strings.Join(std, "\n") + "\n"})
+		}
+	}
+	if len(other) > 0 {
+		if lastOther.IsValid() {
+			ins = append(ins, insertion{fset.Position(lastOther).Offset, "\n" + strings.Join(other, "\n")})
+		} else {
+			ins = append(ins, insertion{fset.Position(decl.Rparen).Offset, "\n" + strings.Join(other, "\n") + "\n"})
 		}
 	}
 	return ins
