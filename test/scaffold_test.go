@@ -15,8 +15,9 @@ import (
 
 // TestScaffoldEndpoint copies the repository (its git files) into a temp
 // dir (test/ and deploy/ left out), runs wings gen endpoint there with and
-// without an upstream, builds and vets the copy, runs its app tests, then starts the copy's server and calls both
-// new routes: the upstream one against an httptest fake of the new team.
+// without an upstream, builds and vets the copy, runs its app tests, then
+// starts the copy's server and calls both new routes: the upstream one
+// against an httptest fake of the new team.
 func TestScaffoldEndpoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a copy of the repository")
