@@ -77,13 +77,14 @@ func TestGoldenLayers(t *testing.T) {
 	}
 }
 
-// TestGoldenEdits checks the edits of the repository's own app/app.go,
-// app/router.go and conf/config.default.yaml, and that they are
-// idempotent.
+// TestGoldenEdits checks the edits of app/app.go, app/router.go and
+// conf/config.default.yaml (copies in testdata/gen/fixture, so that others'
+// changes to the live files do not move the golden diffs), and that they
+// are idempotent.
 func TestGoldenEdits(t *testing.T) {
-	appSrc := readFile(t, "../../app/app.go")
-	routerSrc := readFile(t, "../../app/router.go")
-	confSrc := readFile(t, "../../conf/config.default.yaml")
+	appSrc := readFile(t, "testdata/gen/fixture/app.go.txt")
+	routerSrc := readFile(t, "testdata/gen/fixture/router.go.txt")
+	confSrc := readFile(t, "testdata/gen/fixture/config.default.yaml")
 	for _, name := range []string{"order", "user_profile"} {
 		e := goldenCases(t)[name]
 		if err := e.Normalize(); err != nil {
@@ -120,9 +121,14 @@ func TestGoldenEdits(t *testing.T) {
 		t.Error("AddUpstream added upstreams.video, which exists")
 	}
 
-	// The edited config still loads and validates, with the new upstream.
+	// The live config, edited, still loads and validates, with the new
+	// upstream.
+	live, changed, err := scaffold.AddUpstream(readFile(t, "../../conf/config.default.yaml"), "order")
+	if err != nil || !changed {
+		t.Fatalf("AddUpstream on conf/config.default.yaml: changed %v, %v", changed, err)
+	}
 	dir := t.TempDir()
-	writeFile(t, filepath.Join(dir, "config.default.yaml"), conf)
+	writeFile(t, filepath.Join(dir, "config.default.yaml"), live)
 	var cfg app.Config
 	if _, err := config.Load(config.Options{Dir: dir, Env: "test", Environ: []string{}}, &cfg); err != nil {
 		t.Fatalf("edited config does not load: %v", err)
@@ -354,5 +360,33 @@ func writeFile(t *testing.T, p string, b []byte) {
 	}
 	if err := os.WriteFile(p, b, 0o644); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestAddUpstreamShapes(t *testing.T) {
+	t.Parallel()
+	tests := []struct{ name, in string }{
+		{"no section", "app:\n  name: x\n"},
+		{"empty section", "app:\n  name: x\nupstreams:\n\nlog:\n  level: info\n"},
+		{"last section, four spaces", "app:\n  name: x\nupstreams:\n    video:\n        base_url: http://a\n# trailing comment\n"},
+		{"followed by a commented section", "upstreams:\n  video:  # team A\n    base_url: http://a\n\n# routes: per-route settings\nroutes: {}\n"},
+	}
+	for _, tc := range tests {
+		out, changed, err := scaffold.AddUpstream([]byte(tc.in), "order")
+		if err != nil || !changed {
+			t.Errorf("%s: changed %v, %v", tc.name, changed, err)
+			continue
+		}
+		for _, keep := range strings.Split(strings.TrimSpace(tc.in), "\n") {
+			if !strings.Contains(string(out), keep) {
+				t.Errorf("%s: lost line %q:\n%s", tc.name, keep, out)
+			}
+		}
+		if again, changed, err := scaffold.AddUpstream(out, "order"); err != nil || changed || !bytes.Equal(again, out) {
+			t.Errorf("%s: second AddUpstream: changed %v, %v", tc.name, changed, err)
+		}
+	}
+	if _, _, err := scaffold.AddUpstream([]byte("upstreams: [a]\n"), "order"); err == nil {
+		t.Error("a non-mapping upstreams was edited")
 	}
 }
