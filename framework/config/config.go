@@ -31,6 +31,9 @@ type Config struct {
 	Auth Auth `mapstructure:"auth"`
 	// Etcd is the optional config centre (see EtcdSource).
 	Etcd Etcd `mapstructure:"etcd"`
+	// Features are named on/off switches the application reads with
+	// Runtime.Feature; they hot-reload. An unlisted feature is off.
+	Features map[string]bool `mapstructure:"features"`
 }
 
 // ClickHouse configures the shared ClickHouse connection pool (native

@@ -21,7 +21,6 @@ import (
 	"time"
 
 	"github.com/go-resty/resty/v2"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/singleflight"
@@ -69,7 +68,7 @@ type Client struct {
 	coalesce bool
 	rc       *resty.Client
 	m        *metrics.Registry
-	cb       *gobreaker.TwoStepCircuitBreaker[struct{}] // nil when disabled
+	brk      breaker // the circuit breaker; see breaker.go
 	sf       singleflight.Group
 }
 
@@ -93,15 +92,8 @@ func New(name string, cfg config.Upstream, m *metrics.Registry, log *logrus.Logg
 		name: name, rc: rc, m: m, coalesce: cfg.Coalesce,
 	}
 	c.tune.Store(&Tuning{Timeout: cfg.Timeout, Retries: cfg.Retries, Backoff: cfg.RetryBackoff})
-	if b := cfg.Breaker; b.FailureRatio > 0 {
-		c.cb = newBreaker(name, b, entry)
-		// One series per upstream: a collector with a constant label.
-		_ = m.Registerer().Register(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Namespace: metrics.Namespace, Name: "upstream_breaker_state",
-			Help:        "Circuit breaker state by upstream: 0 closed, 1 half-open, 2 open.",
-			ConstLabels: prometheus.Labels{"upstream": name},
-		}, func() float64 { return float64(c.BreakerState()) }))
-	}
+	c.brk.log = entry
+	c.SetBreaker(cfg.Breaker)
 	return c
 }
 
@@ -150,10 +142,11 @@ func (c *Client) BaseURL() string { return c.rc.BaseURL }
 // BreakerState returns BreakerClosed, BreakerHalfOpen or BreakerOpen
 // (BreakerClosed when the breaker is disabled).
 func (c *Client) BreakerState() int {
-	if c.cb == nil {
+	cb := c.brk.cb.Load()
+	if cb == nil {
 		return BreakerClosed
 	}
-	switch c.cb.State() {
+	switch cb.State() {
 	case gobreaker.StateHalfOpen:
 		return BreakerHalfOpen
 	case gobreaker.StateOpen:
@@ -272,8 +265,8 @@ func backoffDelay(backoff time.Duration, attempt int) time.Duration {
 // failure is worth retrying.
 func (c *Client) attempt(ctx context.Context, path string, query url.Values, timeout time.Duration) ([]byte, bool, error) {
 	var done func(error)
-	if c.cb != nil {
-		d, err := c.cb.Allow()
+	if cb := c.brk.cb.Load(); cb != nil {
+		d, err := cb.Allow()
 		if err != nil { // open, or half-open with its probes taken
 			c.m.UpstreamRequests.WithLabelValues(c.name, OutcomeBreakerOpen).Inc()
 			return nil, false, &apperr.Error{

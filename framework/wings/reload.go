@@ -1,10 +1,13 @@
 package wings
 
 import (
+	"maps"
 	"path"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
@@ -23,11 +26,52 @@ func HotKeys() []string {
 		"upstreams.*.timeout",
 		"upstreams.*.retries",
 		"upstreams.*.retry_backoff",
+		"upstreams.*.breaker.*",
+		"routes.*.cache_ttl",
+		"routes.*.cache_grace",
+		"routes.*.cache_stale_if_error",
+		"cache.lock_ttl",
+		"routes.*.rate_limit.*",
+		"routes.*.max_in_flight",
+		"server.max_in_flight",
+		"features.*",
 	}
 }
 
+// hotState holds what the config hot reload changes besides the
+// components' own settings: the feature flags and the reload hooks.
+type hotState struct {
+	features atomic.Pointer[map[string]bool] // nil until the first reload: rt.cfg.Features
+	mu       sync.Mutex
+	hooks    []func(next *config.Config)
+}
+
+// Feature reports whether the feature flag name (features.<name>) is on in
+// the config in force; an unlisted flag is off. It is one atomic load and a
+// map lookup, cheap enough for every request.
+func (rt *Runtime) Feature(name string) bool {
+	if m := rt.hot.features.Load(); m != nil {
+		return (*m)[name]
+	}
+	return rt.cfg.Features[name]
+}
+
+// OnReload registers fn to run with the new config whenever a reload
+// applies hot keys, so components built on the Runtime (the response cache)
+// retune themselves. fn must only read next, and apply its own hot keys
+// with atomic swaps: requests keep running meanwhile.
+func (rt *Runtime) OnReload(fn func(next *config.Config)) {
+	rt.hot.mu.Lock()
+	defer rt.hot.mu.Unlock()
+	rt.hot.hooks = append(rt.hot.hooks, fn)
+}
+
 // Reloader applies new configuration to a running Runtime: the hot keys
-// take effect for requests that start afterwards. It records each reload
+// take effect for requests that start afterwards. Each is applied by an
+// atomic swap in its component: upstream tuning and breaker (a changed
+// breaker setting replaces the breaker, so its counts and state start
+// afresh, closed), route rate limits and in-flight bounds, the response
+// cache's TTLs (through OnReload hooks) and the feature flags. It records each reload
 // in wings_config_reloads_total{result} (applied, restart_needed,
 // unchanged, rejected) and a log line.
 type Reloader struct {
@@ -90,7 +134,8 @@ func (r *Reloader) Apply(source string, next *config.Config) (applied, restart [
 		r.Reject(source, err)
 		return nil, nil
 	}
-	upstreams := map[string]bool{}
+	upstreams, breakers := map[string]bool{}, map[string]bool{}
+	limits, features := false, false
 	for _, k := range changed {
 		if !hot(k) {
 			restart = append(restart, k)
@@ -100,8 +145,14 @@ func (r *Reloader) Apply(source string, next *config.Config) (applied, restart [
 		switch {
 		case k == "log.level":
 			r.rt.log.SetLevel(level)
+		case strings.HasPrefix(k, "upstreams.") && strings.Contains(k, ".breaker."):
+			breakers[strings.Split(k, ".")[1]] = true
 		case strings.HasPrefix(k, "upstreams."):
 			upstreams[strings.Split(k, ".")[1]] = true
+		case strings.HasSuffix(k, "max_in_flight") || strings.Contains(k, ".rate_limit."):
+			limits = true
+		case strings.HasPrefix(k, "features."):
+			features = true
 		}
 	}
 	for name := range upstreams {
@@ -111,6 +162,28 @@ func (r *Reloader) Apply(source string, next *config.Config) (applied, restart [
 			continue // a new or removed upstream needs a restart (its keys are not hot)
 		}
 		c.SetTuning(upstream.Tuning{Timeout: u.Timeout, Retries: u.Retries, Backoff: u.RetryBackoff})
+	}
+	for name := range breakers {
+		if c, ok := r.rt.upstreams[name]; ok {
+			if u, inNext := next.Upstreams[name]; inNext {
+				c.SetBreaker(u.Breaker)
+			}
+		}
+	}
+	if limits {
+		r.rt.setLimits(next)
+	}
+	if features {
+		f := maps.Clone(next.Features)
+		r.rt.hot.features.Store(&f)
+	}
+	if len(applied) > 0 {
+		r.rt.hot.mu.Lock()
+		hooks := slices.Clone(r.rt.hot.hooks)
+		r.rt.hot.mu.Unlock()
+		for _, fn := range hooks {
+			fn(next)
+		}
 	}
 	// Remember what is in force: the applied values, the old ones for keys
 	// that wait for a restart.

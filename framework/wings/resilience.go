@@ -6,6 +6,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/fanout"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
@@ -23,11 +24,53 @@ const (
 )
 
 // resilience is the Runtime's share of load shedding and stale answers.
+// The bounds are built once per route and retuned in place by the config
+// hot reload (setLimits), so requests read them with atomic loads only.
 type resilience struct {
 	once   sync.Once
 	server *middleware.InFlight // server.max_in_flight, shared by every app route
 	mu     sync.Mutex
 	stale  fanout.StaleStore
+	routes map[string]*routeLimits // by route name; guarded by mu
+}
+
+// routeLimits are one route's rate limit and in-flight bound.
+type routeLimits struct {
+	rate     *middleware.RateLimiter // routes.<name>.rate_limit
+	inFlight *middleware.InFlight    // routes.<name>.max_in_flight
+}
+
+// limitsOf returns the bounds of the route named name, made from cfg the
+// first time.
+func (r *resilience) limitsOf(name string, rc config.Route) *routeLimits {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if l, ok := r.routes[name]; ok {
+		return l
+	}
+	if r.routes == nil {
+		r.routes = map[string]*routeLimits{}
+	}
+	l := &routeLimits{
+		rate:     middleware.NewRateLimiter(rc.RateLimit.RPS, rc.RateLimit.Burst, rateLimitClients),
+		inFlight: middleware.NewInFlight(rc.MaxInFlight),
+	}
+	r.routes[name] = l
+	return l
+}
+
+// setLimits applies next's server.max_in_flight and every registered
+// route's rate_limit and max_in_flight to requests from now on.
+func (rt *Runtime) setLimits(next *config.Config) {
+	r := rt.res()
+	r.server.SetLimit(next.Server.MaxInFlight)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for name, l := range r.routes {
+		rc := next.Routes[name]
+		l.rate.SetRate(rc.RateLimit.RPS, rc.RateLimit.Burst)
+		l.inFlight.SetLimit(rc.MaxInFlight)
+	}
 }
 
 func (rt *Runtime) res() *resilience {
@@ -65,32 +108,41 @@ func (rt *Runtime) SetStaleStore(s fanout.StaleStore) {
 func (rt *Runtime) resilienceMiddleware(r *Route) echo.MiddlewareFunc {
 	m := rt.metrics
 	route := r.Path
+	// Series are made at the first refusal: a route without bounds (which
+	// may get some by hot reload) exports none.
 	shed := func(reason string) func(echo.Context) {
-		c := m.Shed.WithLabelValues(route, reason)
-		return func(echo.Context) { c.Inc() }
+		return func(echo.Context) { m.Shed.WithLabelValues(route, reason).Inc() }
 	}
-	rc := rt.cfg.Routes[r.Name]
-	var chain []echo.MiddlewareFunc
-	if rc.RateLimit.RPS > 0 {
-		chain = append(chain, middleware.RateLimit(rc.RateLimit.RPS, rc.RateLimit.Burst, rateLimitClients, shed(ShedRateLimit)))
-	}
-	if rc.MaxInFlight > 0 {
-		chain = append(chain, middleware.Shed(middleware.NewInFlight(rc.MaxInFlight), "route", shed(ShedRouteInFlight)))
-	}
-	if rt.cfg.Server.MaxInFlight > 0 {
-		chain = append(chain, middleware.Shed(rt.res().server, "server", shed(ShedServerInFlight)))
-	}
+	onRate, onRoute, onServer := shed(ShedRateLimit), shed(ShedRouteInFlight), shed(ShedServerInFlight)
+	lim := rt.res().limitsOf(r.Name, rt.cfg.Routes[r.Name])
+	server := rt.res().server
 	obs := routeObserver{m: m, route: route}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
-		h := func(c echo.Context) error {
+		return func(c echo.Context) error {
+			if err := lim.rate.Allow(c); err != nil {
+				onRate(c)
+				return err
+			}
+			ok, held := lim.inFlight.Enter()
+			if !ok {
+				onRoute(c)
+				return middleware.ShedError("route")
+			}
+			if held {
+				defer lim.inFlight.Release()
+			}
+			ok, held = server.Enter()
+			if !ok {
+				onServer(c)
+				return middleware.ShedError("server")
+			}
+			if held {
+				defer server.Release()
+			}
 			req := c.Request()
 			c.SetRequest(req.WithContext(fanout.WithObserver(req.Context(), obs)))
 			return next(c)
 		}
-		for i := len(chain) - 1; i >= 0; i-- {
-			h = chain[i](h)
-		}
-		return h
 	}
 }
 

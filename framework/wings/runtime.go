@@ -77,6 +77,7 @@ type Runtime struct {
 
 	mu       sync.Mutex
 	resil    resilience // load shedding and the stale store; see resilience.go
+	hot      hotState   // feature flags and reload hooks; see reload.go
 	auth     authState  // login and permission; see auth.go
 	routes   []Route
 	checks   []Check
