@@ -279,13 +279,27 @@ func TestDashboards(t *testing.T) {
 	})
 
 	t.Run("funnel", func(t *testing.T) {
+		// The home funnel and its prefixes on a whole day come from the
+		// per-user windowFunnel states (exact); any other funnel from events.
 		for _, q := range []struct {
 			biz, steps, date string
 			window           int
-		}{{"video", "view,click,cart,order", todayS, 3600}, {"mall", "view,cart", from, 120}, {"music", "click,order", from, 600}} {
+			table            string
+		}{
+			{"video", "view,click,cart,order", todayS, 3600, "agg_funnel_user_day"},
+			{"mall", "view,click,cart,order", from, 3600, "agg_funnel_user_day"},
+			{"video", "view,click", todayS, 3600, "agg_funnel_user_day"},
+			{"music", "view,click,cart", from, 3600, "agg_funnel_user_day"},
+			{"mall", "view,cart", from, 120, "events"},
+			{"music", "click,order", from, 600, "events"},
+			{"video", "view,click,cart,order", todayS, 1800, "events"},
+		} {
 			st, m := fetch(fmt.Sprintf("/api/dash/%s/funnel?date=%s&steps=%s&window=%d", q.biz, q.date, q.steps, q.window))
 			if st != 200 {
 				t.Fatalf("status %d %v", st, m)
+			}
+			if got := data(t, m)["table"]; got != q.table {
+				t.Errorf("%v answered from %v; want %s", q, got, q.table)
 			}
 			want := refFunnel(t, conn, q.biz, q.date, strings.Split(q.steps, ","), q.window)
 			steps := data(t, m)["steps"].([]any)
@@ -301,15 +315,17 @@ func TestDashboards(t *testing.T) {
 	})
 
 	t.Run("analysis filters", func(t *testing.T) {
-		cases := []struct{ gran, filters, where string }{
-			{"day", "", ""},
-			{"day", "&event=order", " AND event = 'order'"},
-			{"day", "&platform=ios", " AND platform = 'ios'"},
-			{"day", "&region=zhejiang&event=view", " AND region = 'zhejiang' AND event = 'view'"},
-			{"day", "&platform=android&region=beijing", " AND platform = 'android' AND region = 'beijing'"},
-			{"hour", "", ""},
-			{"hour", "&event=click", " AND event = 'click'"},
-			{"hour", "&platform=web&region=shanghai&event=view", " AND platform = 'web' AND region = 'shanghai' AND event = 'view'"},
+		cases := []struct{ gran, filters, where, table string }{
+			{"day", "", "", "agg_line_day"},
+			{"day", "&event=order", " AND event = 'order'", "agg_line_day"},
+			{"day", "&platform=ios", " AND platform = 'ios'", "agg_platform_any_day"},
+			{"day", "&platform=ios&event=cart", " AND platform = 'ios' AND event = 'cart'", "agg_platform_day"},
+			{"day", "&region=guangdong", " AND region = 'guangdong'", "agg_region_any_day"},
+			{"day", "&region=zhejiang&event=view", " AND region = 'zhejiang' AND event = 'view'", "agg_region_day"},
+			{"day", "&platform=android&region=beijing", " AND platform = 'android' AND region = 'beijing'", "agg_dims_day"},
+			{"hour", "", "", "agg_line_hour"},
+			{"hour", "&event=click", " AND event = 'click'", "agg_line_hour"},
+			{"hour", "&platform=web&region=shanghai&event=view", " AND platform = 'web' AND region = 'shanghai' AND event = 'view'", "events"},
 		}
 		for _, c := range cases {
 			path := fmt.Sprintf("/api/dash/video/analysis?from=%s&to=%s&granularity=%s&metrics=pv,uv,avg_value%s", from, todayS, c.gran, c.filters)
@@ -331,6 +347,9 @@ func TestDashboards(t *testing.T) {
 				t.Errorf("%s: %d buckets; want %d (gaps filled)", path, got, wantN)
 			}
 			checkSeries(t, d["series"].([]any), d["totals"].(map[string]any), ref, tot)
+			if d["source"] != c.table {
+				t.Errorf("%s: answered from %v; want %s (smallest covering rollup)", path, d["source"], c.table)
+			}
 		}
 	})
 
@@ -348,6 +367,34 @@ func TestDashboards(t *testing.T) {
 		s := data(t, m)["series"].([]any)
 		if num(s[now.Hour()].(map[string]any)["pv"]) < 1 {
 			t.Errorf("open hour missing from analysis: %v", s[now.Hour()])
+		}
+		// The funnel rollup is filled inside the INSERT too: a new user's
+		// view then click (in two inserts) reaches step 2 at once.
+		funnel := func() []uint64 {
+			st, m := fetch("/api/dash/pet/funnel?steps=view,click&window=3600")
+			if st != 200 || data(t, m)["table"] != "agg_funnel_user_day" {
+				t.Fatalf("funnel: %d %v", st, m)
+			}
+			var out []uint64
+			for _, s := range data(t, m)["steps"].([]any) {
+				out = append(out, uint64(num(s.(map[string]any)["users"])))
+			}
+			return out
+		}
+		before2 := funnel()
+		at := time.Now()
+		c.Reset()
+		c.Add(at.Add(-time.Minute), "pet", "view", 888888, "pet-y", "ios", "beijing", 3)
+		insert(t, conn, &c)
+		c.Reset()
+		c.Add(at, "pet", "click", 888888, "pet-y", "ios", "beijing", 0)
+		insert(t, conn, &c)
+		after := funnel()
+		if after[0] != before2[0]+1 || after[1] != before2[1]+1 {
+			t.Errorf("funnel after a new user's view and click: %v; before %v", after, before2)
+		}
+		if want := refFunnel(t, conn, "pet", todayS, []string{"view", "click"}, 3600); after[0] != want[0] || after[1] != want[1] {
+			t.Errorf("pet funnel %v; raw %v", after, want)
 		}
 	})
 

@@ -51,6 +51,9 @@ const (
 	TablePlatformDay  = "agg_platform_day"
 	TableRegionDay    = "agg_region_day"
 	TableDimsDay      = "agg_dims_day"
+	TablePlatformAny  = "agg_platform_any_day"
+	TableRegionAny    = "agg_region_any_day"
+	TableFunnelUser   = "agg_funnel_user_day"
 	TableEvents       = "events"
 	granularityHour   = "hour"
 	granularityDay    = "day"
@@ -72,8 +75,12 @@ func Route(granularity string, f Filters) string {
 	switch {
 	case f.Platform != "" && f.Region != "":
 		return TableDimsDay
+	case f.Platform != "" && f.Event == "":
+		return TablePlatformAny // one state per day, not one per step
 	case f.Platform != "":
 		return TablePlatformDay
+	case f.Region != "" && f.Event == "":
+		return TableRegionAny
 	case f.Region != "":
 		return TableRegionDay
 	}
@@ -120,6 +127,11 @@ func (d *AnalyticsDAO) Series(ctx context.Context, table, biz string, from, to t
 		sel = "SELECT hour AS t, countMerge(pv) AS pv_n, " + uv + " AS uv_n, sumMerge(value_sum) AS value_total FROM " + TableLineHour
 		where = " WHERE business_line = @biz AND hour >= toDateTime(@from) AND hour < toDateTime(@to)"
 		args = append(args, clickhouse.Named("from", uint32(from.Unix())), clickhouse.Named("to", uint32(to.Unix())))
+	case TablePlatformAny, TableRegionAny:
+		if f.Event != "" {
+			return nil, Bucket{}, fmt.Errorf("analytics: %s has no event column", table)
+		}
+		fallthrough
 	case TableLineDay, TablePlatformDay, TableRegionDay, TableDimsDay:
 		if withUV {
 			uv = uvStateExpr
@@ -210,46 +222,97 @@ GROUP BY item ORDER BY views DESC, item ASC LIMIT @limit`
 // names are bound parameters.
 var funnelConds = []string{"event = @s0", "event = @s1", "event = @s2", "event = @s3"}
 
-// Funnel returns, for each step, the users of biz who reached it in order
-// within window seconds, among events in [from, to).
-func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, error) {
-	ch, err := d.client()
-	if err != nil {
-		return nil, err
-	}
-	if len(steps) < 1 || len(steps) > len(funnelConds) {
-		return nil, fmt.Errorf("analytics: %d funnel steps", len(steps))
-	}
-	set := make([]any, len(steps))
-	args := []any{
-		clickhouse.Named("biz", biz), clickhouse.Named("window", window),
-		clickhouse.Named("from", uint32(from.Unix())), clickhouse.Named("to", uint32(to.Unix())),
+// FunnelRollupSteps and FunnelRollupWindow are the funnel that
+// agg_funnel_user_day holds (migration 003): any prefix of these steps with
+// this window on one whole day is answered from it.
+var FunnelRollupSteps = []string{"view", "click", "cart", "order"}
+
+// FunnelRollupWindow is the window in seconds of agg_funnel_user_day.
+const FunnelRollupWindow = 3600
+
+// funnelRollupDay returns the day (YYYY-MM-DD) and true when the funnel of
+// steps within window over [from, to) is exactly what agg_funnel_user_day
+// holds: a prefix of its steps, its window, and one whole day in the
+// configured zone. A prefix is exact because windowFunnel's chain for the
+// first k steps never depends on the later conditions.
+func (d *AnalyticsDAO) funnelRollupDay(steps []string, window int, from, to time.Time) (string, bool) {
+	if window != FunnelRollupWindow || len(steps) == 0 || len(steps) > len(FunnelRollupSteps) {
+		return "", false
 	}
 	for i, s := range steps {
-		set[i] = s
-		args = append(args, clickhouse.Named(fmt.Sprintf("s%d", i), s))
+		if s != FunnelRollupSteps[i] {
+			return "", false
+		}
 	}
-	args = append(args, clickhouse.Named("steps", clickhouse.GroupSet{Value: set}))
-	q := `SELECT level, count() AS users FROM (
+	loc, err := time.LoadLocation(d.tz)
+	if err != nil {
+		return "", false
+	}
+	f := from.In(loc)
+	day := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc)
+	if !f.Equal(day) || !to.Equal(day.AddDate(0, 0, 1)) {
+		return "", false
+	}
+	return day.Format(time.DateOnly), true
+}
+
+// Funnel returns, for each step, the users of biz who reached it in order
+// within window seconds, among events in [from, to), and the table that
+// answered: the per-user windowFunnel states of agg_funnel_user_day when
+// they hold this funnel (see funnelRollupDay), else the raw events.
+func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, string, error) {
+	ch, err := d.client()
+	if err != nil {
+		return nil, "", err
+	}
+	if len(steps) < 1 || len(steps) > len(funnelConds) {
+		return nil, "", fmt.Errorf("analytics: %d funnel steps", len(steps))
+	}
+	var q, table string
+	var args []any
+	if day, ok := d.funnelRollupDay(steps, window, from, to); ok {
+		table = TableFunnelUser
+		args = []any{clickhouse.Named("biz", biz), clickhouse.Named("day", day)}
+		q = `SELECT level, count() AS users FROM (
+  SELECT user_id, windowFunnelMerge(3600)(funnel) AS level
+  FROM ` + TableFunnelUser + `
+  WHERE business_line = @biz AND day = toDate(@day)
+  GROUP BY user_id
+) WHERE level > 0 GROUP BY level`
+	} else {
+		table = TableEvents
+		set := make([]any, len(steps))
+		args = []any{
+			clickhouse.Named("biz", biz), clickhouse.Named("window", window),
+			clickhouse.Named("from", uint32(from.Unix())), clickhouse.Named("to", uint32(to.Unix())),
+		}
+		for i, s := range steps {
+			set[i] = s
+			args = append(args, clickhouse.Named(fmt.Sprintf("s%d", i), s))
+		}
+		args = append(args, clickhouse.Named("steps", clickhouse.GroupSet{Value: set}))
+		q = `SELECT level, count() AS users FROM (
   SELECT user_id, windowFunnel(@window)(event_time, ` + strings.Join(funnelConds[:len(steps)], ", ") + `) AS level
   FROM events
   WHERE business_line = @biz AND event IN @steps AND event_time >= toDateTime(@from) AND event_time < toDateTime(@to)
   GROUP BY user_id
 ) WHERE level > 0 GROUP BY level`
+	}
 	var rows []struct {
 		Level uint8  `ch:"level"`
 		Users uint64 `ch:"users"`
 	}
 	if err := ch.Select(ctx, &rows, q, args...); err != nil {
-		return nil, chErr(err)
+		return nil, "", chErr(err)
 	}
 	out := make([]uint64, len(steps))
 	for _, r := range rows {
+		// A 4-step level l counts for the first min(l, len(steps)) steps.
 		for k := 0; k < int(r.Level) && k < len(out); k++ {
 			out[k] += r.Users
 		}
 	}
-	return out, nil
+	return out, table, nil
 }
 
 // InsertEvents writes one batch (ideally inside one day partition) with an

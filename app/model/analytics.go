@@ -103,6 +103,7 @@ type Funnel struct {
 	Window  int          `json:"window"`
 	Steps   []FunnelStep `json:"steps"`
 	Overall float64      `json:"overall"` // last step / first step
+	Table   string       `json:"table"`   // the table that answered
 	Freshness
 }
 

@@ -26,7 +26,7 @@ var HomeSteps = []string{"view", "click", "cart", "order"}
 type DashSource interface {
 	Series(ctx context.Context, table, biz string, from, to time.Time, f dao.Filters, withUV bool) ([]dao.Bucket, dao.Bucket, error)
 	Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.RankItem, error)
-	Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, error)
+	Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, string, error)
 }
 
 // PayloadStore keeps precomputed home payloads.
@@ -216,11 +216,11 @@ func (s *DashService) Funnel(ctx context.Context, biz string, day time.Time, ste
 }
 
 func (s *DashService) liveFunnel(ctx context.Context, biz string, day time.Time, steps []string, window int) (*model.Funnel, error) {
-	counts, err := s.src.Funnel(ctx, biz, steps, window, day, day.AddDate(0, 0, 1))
+	counts, table, err := s.src.Funnel(ctx, biz, steps, window, day, day.AddDate(0, 0, 1))
 	if err != nil {
 		return nil, fmt.Errorf("funnel %s: %w", biz, err)
 	}
-	f := &model.Funnel{Biz: biz, Date: day.Format(time.DateOnly), Window: window}
+	f := &model.Funnel{Biz: biz, Date: day.Format(time.DateOnly), Window: window, Table: table}
 	for i, st := range steps {
 		rate := 1.0
 		if i > 0 {
