@@ -49,6 +49,7 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -106,6 +107,9 @@ type Cache struct {
 	bg     context.Context
 
 	requests *prometheus.CounterVec // layer, result
+
+	mu     sync.Mutex
+	routes []*routePolicy // cached routes, retuned by reload
 }
 
 // New builds the Cache of rt from its config, installs the response-cache
@@ -140,10 +144,11 @@ func New(rt *wings.Runtime) (*Cache, error) {
 		rdb:       rt.Redis(),
 		ns:        "wings:" + cfg.App.Name + ":c:",
 		opTimeout: rc.DialTimeout + rc.ReadTimeout + rc.WriteTimeout,
-		lockTTL:   cfg.Cache.LockTTL,
 		log:       rt.Logger(),
 		onError:   func() { c.requests.WithLabelValues("redis", "error").Inc() },
 	}
+	c.remote.lockTTL.Store(int64(cfg.Cache.LockTTL))
+	rt.OnReload(c.reload)
 	if c.remote.rdb != nil {
 		go c.subscribe()
 		go c.trimLoop()
@@ -205,7 +210,7 @@ func (c *Cache) fetch(ctx context.Context, ikey string, p Policy, mk func() Load
 	now := time.Now()
 	e := c.l1.get(ikey, now)
 	switch {
-	case e != nil && now.Before(e.expires):
+	case e != nil && now.Before(e.freshUntil(p)):
 		c.count("l1", "hit")
 		return Result{Value: e.value, Written: e.written, Status: Hit}, nil
 	case e == nil:
@@ -217,7 +222,7 @@ func (c *Cache) fetch(ctx context.Context, ikey string, p Policy, mk func() Load
 			switch {
 			case re == nil:
 				c.count("redis", "miss")
-			case now.Before(re.expires):
+			case now.Before(re.freshUntil(p)):
 				c.count("redis", "hit")
 				c.l1.set(ikey, re)
 				return Result{Value: re.value, Written: re.written, Status: Hit}, nil
@@ -230,14 +235,14 @@ func (c *Cache) fetch(ctx context.Context, ikey string, p Policy, mk func() Load
 		c.count("redis", "error")
 	}
 	// e is nil or past its TTL.
-	if e != nil && now.Before(e.expires.Add(p.Grace)) {
+	if e != nil && now.Before(e.freshUntil(p).Add(p.Grace)) {
 		c.count("l1", "stale")
 		c.refresh(ctx, ikey, p, mk())
 		return Result{Value: e.value, Written: e.written, Status: Stale}, nil
 	}
 	ne, err := c.load(ctx, ikey, p, mk())
 	if err != nil {
-		if e != nil && now.Before(e.expires.Add(p.StaleIfError)) && serverSide(err) {
+		if e != nil && now.Before(e.freshUntil(p).Add(p.StaleIfError)) && serverSide(err) {
 			c.count("origin", "stale")
 			return Result{Value: e.value, Written: e.written, Status: Stale}, nil
 		}
@@ -313,16 +318,16 @@ func (c *Cache) refresh(ctx context.Context, ikey string, p Policy, load Loader)
 func (c *Cache) compute(ctx context.Context, ikey string, p Policy, load Loader) (*entry, error) {
 	// A caller that missed just before the previous flight stored its
 	// entry starts a new flight: give it that entry instead of a new load.
-	if e := c.l1.get(ikey, time.Now()); e != nil && time.Now().Before(e.expires) {
+	if e := c.l1.get(ikey, time.Now()); e != nil && time.Now().Before(e.freshUntil(p)) {
 		return e, nil
 	}
-	if c.remote.lockTTL > 0 && c.remote.usable() {
+	if lockTTL := time.Duration(c.remote.lockTTL.Load()); lockTTL > 0 && c.remote.usable() {
 		if !c.remote.lock(ctx, ikey) {
 			// Another instance computes it: wait for its entry, up to lock_ttl.
-			deadline := time.Now().Add(c.remote.lockTTL)
+			deadline := time.Now().Add(lockTTL)
 			for time.Now().Before(deadline) && ctx.Err() == nil {
 				time.Sleep(20 * time.Millisecond)
-				if e, err := c.remote.get(ctx, ikey); err == nil && e != nil && time.Now().Before(e.expires) {
+				if e, err := c.remote.get(ctx, ikey); err == nil && e != nil && time.Now().Before(e.freshUntil(p)) {
 					c.l1.set(ikey, e)
 					return e, nil
 				} else if err != nil {

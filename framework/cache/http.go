@@ -14,11 +14,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/render"
 	"github.com/wings-bff/wings/framework/reqctx"
 	"github.com/wings-bff/wings/framework/wings"
@@ -32,15 +34,15 @@ var dropParams = map[string]bool{"callback": true, "_callback": true, "_": true,
 // members in meta), so a healed upstream shows up soon.
 const degradedTTL = 5 * time.Second
 
-// policyOf is the route's cache policy: config overrides code. A zero TTL
-// means the route is not cached.
-func (c *Cache) policyOf(r *wings.Route) (Policy, *wings.CacheOptions) {
+// policyOf is the route's cache policy under cfg: config overrides code. A
+// zero TTL means the route is not cached.
+func (c *Cache) policyOf(r *wings.Route, cfg *config.Config) (Policy, *wings.CacheOptions) {
 	var p Policy
 	opts := r.Cache
 	if opts != nil {
 		p = Policy{TTL: opts.TTL, Grace: opts.Grace, StaleIfError: opts.StaleIfError}
 	}
-	if rc, ok := c.rt.Config().Routes[r.Name]; ok {
+	if rc, ok := cfg.Routes[r.Name]; ok {
 		if rc.CacheTTL > 0 {
 			p.TTL = rc.CacheTTL
 		}
@@ -57,15 +59,48 @@ func (c *Cache) policyOf(r *wings.Route) (Policy, *wings.CacheOptions) {
 	return p, opts
 }
 
+// routePolicy is a cached route's policy in force, swapped whole by the
+// config hot reload.
+type routePolicy struct {
+	route  *wings.Route
+	policy atomic.Pointer[Policy]
+}
+
+// reload applies the hot keys of next (wings.Runtime.OnReload): the cached
+// routes' routes.<name>.cache_ttl, cache_grace and cache_stale_if_error, and
+// cache.lock_ttl, for lookups from now on. A lowered TTL applies to the
+// entries already stored too; a raised one to entries written from now on.
+// A route that had no response cache at start gets one only at a restart;
+// one cached only by its routes.<name>.cache_ttl stops being cached when
+// that key is removed.
+func (c *Cache) reload(next *config.Config) {
+	c.remote.lockTTL.Store(int64(next.Cache.LockTTL))
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, rp := range c.routes {
+		p, _ := c.policyOf(rp.route, next)
+		rp.policy.Store(&p)
+	}
+}
+
 // routeMiddleware is installed through wings.UseRouteMiddleware: it returns
 // the response-cache middleware for cached GET routes, nil for the others.
 func (c *Cache) routeMiddleware(r *wings.Route) echo.MiddlewareFunc {
-	p, opts := c.policyOf(r)
+	p, opts := c.policyOf(r, c.rt.Config())
 	if !c.rt.Config().Cache.Responses || p.TTL <= 0 || r.Method != http.MethodGet {
 		return nil
 	}
+	rp := &routePolicy{route: r}
+	rp.policy.Store(&p)
+	c.mu.Lock()
+	c.routes = append(c.routes, rp)
+	c.mu.Unlock()
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(ec echo.Context) error {
+			p := *rp.policy.Load()
+			if p.TTL <= 0 {
+				return next(ec) // routes.<name>.cache_ttl reloaded to 0: not cached
+			}
 			req := ec.Request()
 			scope := reqctx.Scope(req.Context())
 			if opts.Private && scope == "" {

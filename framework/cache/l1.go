@@ -18,6 +18,18 @@ type entry struct {
 	keep    time.Time // kept (for grace and stale-if-error) until
 }
 
+// freshUntil is when e stops being fresh under p: its own expiry, or
+// sooner when p's TTL has been lowered since it was written (config hot
+// reload). A raised TTL does not extend entries already stored.
+func (e *entry) freshUntil(p Policy) time.Time {
+	if p.TTL > 0 {
+		if t := e.written.Add(p.TTL); t.Before(e.expires) {
+			return t
+		}
+	}
+	return e.expires
+}
+
 // size is what an entry counts against l1_max_bytes: value, key and a fixed
 // overhead for the entry, list element and map slot.
 func (e *entry) size(key string) int64 { return int64(len(e.value) + len(key) + 128) }

@@ -67,7 +67,7 @@ type remote struct {
 	rdb       *redis.Client // nil: no Redis
 	ns        string
 	opTimeout time.Duration
-	lockTTL   time.Duration
+	lockTTL   atomic.Int64 // nanoseconds: cache.lock_ttl, hot-reloaded
 	log       *logrus.Logger
 	onError   func()
 
@@ -159,7 +159,7 @@ func (r *remote) set(ctx context.Context, ikey string, e *entry) error {
 func (r *remote) lock(ctx context.Context, ikey string) bool {
 	ctx, cancel := r.ctx(ctx)
 	defer cancel()
-	ok, err := r.rdb.SetNX(ctx, r.ns+"lock:"+ikey, "1", r.lockTTL).Result()
+	ok, err := r.rdb.SetNX(ctx, r.ns+"lock:"+ikey, "1", time.Duration(r.lockTTL.Load())).Result()
 	if err != nil {
 		r.failed(err)
 		return true // no Redis, no lock: compute it here
