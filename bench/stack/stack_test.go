@@ -34,7 +34,7 @@ func teamA(b *testing.B) *httptest.Server {
 // framework/upstream configures it (base URL, query params, a header).
 func BenchmarkGetResty(b *testing.B) {
 	srv := teamA(b)
-	rc := resty.New().SetBaseURL(srv.URL)
+	rc := resty.New().SetCookieJar(nil).SetBaseURL(srv.URL)
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {

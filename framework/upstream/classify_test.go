@@ -9,6 +9,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -250,5 +251,50 @@ func TestAccessors(t *testing.T) {
 	c, _ := plainClient(t, "http://127.0.0.1:1", 300*time.Millisecond, nil)
 	if c.Name() != "video" || c.Timeout() != 300*time.Millisecond || c.BaseURL() != "http://127.0.0.1:1" {
 		t.Errorf("Name, Timeout, BaseURL = %q, %s, %q", c.Name(), c.Timeout(), c.BaseURL())
+	}
+}
+
+// TestNoCookiesAcrossCalls: an upstream's Set-Cookie on one call is never
+// sent on a later one — the client serves every user, so a cookie jar would
+// leak one user's upstream session to the next.
+func TestNoCookiesAcrossCalls(t *testing.T) {
+	var sawCookie atomic.Bool
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Cookie") != "" {
+			sawCookie.Store(true)
+		}
+		http.SetCookie(w, &http.Cookie{Name: "session", Value: "user-a", Path: "/"})
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{}`))
+	}))
+	defer ts.Close()
+	c := upstream.New("team", config.Upstream{BaseURL: ts.URL, Timeout: time.Second, MaxIdleConns: 2}, metrics.New("t", "t"), logging.Discard())
+	for i := 0; i < 2; i++ {
+		if err := c.GetJSON(context.Background(), "/x", nil, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sawCookie.Load() {
+		t.Error("the second call carried the first call's Set-Cookie")
+	}
+}
+
+// TestBodyLimit: an answer beyond MaxBodyBytes is an upstream error, not an
+// unbounded read.
+func TestBodyLimit(t *testing.T) {
+	chunk := []byte(strings.Repeat(" ", 1<<20))
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		for i := 0; i <= upstream.MaxBodyBytes>>20; i++ {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer ts.Close()
+	c := upstream.New("team", config.Upstream{BaseURL: ts.URL, Timeout: 5 * time.Second, MaxIdleConns: 2}, metrics.New("t", "t"), logging.Discard())
+	err := c.GetJSON(context.Background(), "/big", nil, nil)
+	if apperr.KindOf(err) != apperr.KindUpstream {
+		t.Fatalf("GetJSON of a %d MiB answer = %v; want an upstream error", upstream.MaxBodyBytes>>20+1, err)
 	}
 }

@@ -87,6 +87,10 @@ func New(name string, cfg config.Upstream, m *metrics.Registry, log *logrus.Logg
 		SetBaseURL(cfg.BaseURL).
 		SetTimeout(cfg.Timeout + time.Second). // backstop only; the context deadline rules
 		SetLogger(restyLogger{entry}).
+		// No cookie jar: resty makes one by default, and a jar shared by every
+		// request would replay one user's upstream cookies on another's calls.
+		SetCookieJar(nil).
+		SetResponseBodyLimit(MaxBodyBytes).
 		SetHeaders(cfg.Headers)
 	c := &Client{
 		name: name, rc: rc, m: m, coalesce: cfg.Coalesce,
@@ -279,17 +283,10 @@ func (c *Client) attempt(ctx context.Context, path string, query url.Values, tim
 	}
 	actx, cancel := context.WithTimeout(ctx, timeout) // min(timeout, what is left)
 	defer cancel()
-	req := c.rc.R().SetContext(actx)
-	if len(query) > 0 {
-		req.SetQueryParamsFromValues(query)
-	}
-	if id := logging.RequestID(ctx); id != "" {
-		req.SetHeader(RequestIDHeader, id)
-	}
 	start := time.Now()
-	resp, err := req.Get(path)
+	status, body, err := c.do(actx, path, query)
 	c.m.UpstreamDuration.WithLabelValues(c.name).Observe(time.Since(start).Seconds())
-	outcome, status, body, err := c.classify(actx, path, resp, err)
+	outcome, body, err := c.classify(actx, path, status, body, err)
 	c.m.UpstreamRequests.WithLabelValues(c.name, outcome).Inc()
 	var retryable bool
 	var breakerErr error
@@ -314,33 +311,51 @@ func (c *Client) attempt(ctx context.Context, path string, query url.Values, tim
 	return body, retryable, err
 }
 
-func (c *Client) classify(ctx context.Context, path string, resp *resty.Response, err error) (outcome string, status int, body []byte, _ error) {
+// MaxBodyBytes bounds an upstream answer; a larger one is an upstream
+// error, never an out-of-memory.
+const MaxBodyBytes = 32 << 20
+
+// do sends one GET through resty and returns the status and whole body.
+func (c *Client) do(ctx context.Context, path string, query url.Values) (int, []byte, error) {
+	req := c.rc.R().SetContext(ctx)
+	if len(query) > 0 {
+		req.SetQueryParamsFromValues(query)
+	}
+	if id := logging.RequestID(ctx); id != "" {
+		req.SetHeader(RequestIDHeader, id)
+	}
+	resp, err := req.Get(path)
+	if err != nil {
+		return 0, nil, err
+	}
+	return resp.StatusCode(), resp.Body(), nil
+}
+
+func (c *Client) classify(ctx context.Context, path string, status int, body []byte, err error) (outcome string, _ []byte, _ error) {
 	if err != nil {
 		switch {
 		case errors.Is(err, context.Canceled) && ctx.Err() != nil && !errors.Is(ctx.Err(), context.DeadlineExceeded):
-			return OutcomeCanceled, 0, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: canceled: %w", path, err))
+			return OutcomeCanceled, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: canceled: %w", path, err))
 		case apperr.IsTimeout(err):
-			return OutcomeTimeout, 0, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, err))
+			return OutcomeTimeout, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, err))
 		case errors.Is(err, syscall.ECONNREFUSED):
-			return OutcomeRefused, 0, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: connection refused: %w", path, err))
+			return OutcomeRefused, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: connection refused: %w", path, err))
 		default:
-			return OutcomeError, 0, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, err))
+			return OutcomeError, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, err))
 		}
 	}
-	status = resp.StatusCode()
 	switch {
 	case status == http.StatusNotFound:
 		e := apperr.NotFound("not found")
 		e.Upstream, e.Err = c.name, fmt.Errorf("GET %s: upstream %s answered 404", path, c.name)
-		return OutcomeNotFound, status, nil, e
+		return OutcomeNotFound, nil, e
 	case status < 200 || status > 299:
-		return OutcomeBadStatus, status, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: status %d", path, status))
+		return OutcomeBadStatus, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: status %d", path, status))
 	}
-	body = resp.Body()
 	if !json.Valid(body) {
-		return OutcomeBadJSON, status, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: bad JSON: %d bytes that do not parse", path, len(body)))
+		return OutcomeBadJSON, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: bad JSON: %d bytes that do not parse", path, len(body)))
 	}
-	return OutcomeOK, status, body, nil
+	return OutcomeOK, body, nil
 }
 
 // Schema reports that an upstream answered 2xx JSON that breaks its
