@@ -184,6 +184,41 @@ type Future[T any] struct {
 	done chan struct{}
 	val  T
 	err  error
+
+	mu       sync.Mutex
+	finished bool
+	next     []func() // dependents started by Then, run when the call ends
+}
+
+// then runs start once f has finished: the first dependent in f's own
+// goroutine (no new goroutine and stack for the common one-parent,
+// one-child chain), any further ones in goroutines of their own, so
+// siblings still run concurrently.
+func (f *Future[T]) then(start func()) {
+	f.mu.Lock()
+	if !f.finished {
+		f.next = append(f.next, start)
+		f.mu.Unlock()
+		return
+	}
+	f.mu.Unlock()
+	go start()
+}
+
+// finish closes f and starts its dependents.
+func (f *Future[T]) finish() {
+	close(f.done)
+	f.mu.Lock()
+	f.finished = true
+	next := f.next
+	f.next = nil
+	f.mu.Unlock()
+	for i := 1; i < len(next); i++ {
+		go next[i]()
+	}
+	if len(next) > 0 {
+		next[0]()
+	}
 }
 
 // Name is the call's name.
@@ -206,68 +241,78 @@ func (f *Future[T]) Value() T {
 // Go starts fn in g. The name labels metrics and the degraded and stale
 // lists, so it must come from code, never from input.
 func Go[T any](g *Group, name string, fn func(ctx context.Context) (T, error), opts ...Option) *Future[T] {
+	f, o := newCall[T](g, name, opts)
+	go f.run(g, o, fn)
+	return f
+}
+
+func newCall[T any](g *Group, name string, opts []Option) (*Future[T], callOpts) {
 	var o callOpts
 	for _, opt := range opts {
 		opt(&o)
 	}
-	f := &Future[T]{name: name, done: make(chan struct{})}
 	g.wg.Add(1)
-	go func() {
-		defer g.wg.Done()
-		defer close(f.done)
-		ctx := g.ctx
-		if o.mode != ModeRequired && !g.optDeadline.IsZero() {
-			var cancel context.CancelFunc
-			ctx, cancel = context.WithDeadline(ctx, g.optDeadline)
-			defer cancel()
-		}
-		f.val, f.err = fn(ctx)
-		if f.err == nil {
-			if o.mode == ModeStaleOK {
-				if b, err := json.Marshal(f.val); err == nil {
-					o.store.Set(context.WithoutCancel(ctx), o.key, b)
-				}
-			}
-			return
-		}
-		if o.mode == ModeRequired || g.canceled() {
-			g.fail(f.err)
-			return
-		}
-		if o.mode == ModeStaleOK {
-			if b, ok := o.store.Get(g.ctx, o.key); ok {
-				var v T
-				if json.Unmarshal(b, &v) == nil {
-					g.record(&g.stale, name)
-					g.obs.Stale(g.ctx, name, f.err)
-					f.val, f.err = v, nil
-					return
-				}
-			}
-			g.fail(f.err)
-			return
-		}
-		var zero T
-		f.val = zero
-		g.record(&g.degraded, name)
-		g.obs.Degraded(g.ctx, name, f.err)
-	}()
-	return f
+	return &Future[T]{name: name, done: make(chan struct{})}, o
 }
 
-// canceled reports whether a required call has failed (then an optional
-// failure is a consequence, not a degradation).
+// run makes the call and settles its future according to its mode.
+func (f *Future[T]) run(g *Group, o callOpts, fn func(ctx context.Context) (T, error)) {
+	defer g.wg.Done()
+	defer f.finish()
+	name := f.name
+	ctx := g.ctx
+	if o.mode != ModeRequired && !g.optDeadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, g.optDeadline)
+		defer cancel()
+	}
+	f.val, f.err = fn(ctx)
+	if f.err == nil {
+		if o.mode == ModeStaleOK {
+			if b, err := json.Marshal(f.val); err == nil {
+				o.store.Set(context.WithoutCancel(ctx), o.key, b)
+			}
+		}
+		return
+	}
+	if o.mode == ModeRequired || g.canceled() {
+		g.fail(f.err)
+		return
+	}
+	if o.mode == ModeStaleOK {
+		if b, ok := o.store.Get(g.ctx, o.key); ok {
+			var v T
+			if json.Unmarshal(b, &v) == nil {
+				g.record(&g.stale, name)
+				g.obs.Stale(g.ctx, name, f.err)
+				f.val, f.err = v, nil
+				return
+			}
+		}
+		g.fail(f.err)
+		return
+	}
+	var zero T
+	f.val = zero
+	g.record(&g.degraded, name)
+	g.obs.Degraded(g.ctx, name, f.err)
+}
+
 func (g *Group) canceled() bool { return g.failed.Load() }
 
 // Then starts fn in g once parent has succeeded, passing its value. If the
 // parent fails, fn does not run and the future carries the parent's error.
 func Then[P, T any](g *Group, name string, parent *Future[P], fn func(ctx context.Context, p P) (T, error), opts ...Option) *Future[T] {
-	return Go(g, name, func(ctx context.Context) (T, error) {
-		p, err := parent.Result()
-		if err != nil {
-			var zero T
-			return zero, err
-		}
-		return fn(ctx, p)
-	}, opts...)
+	f, o := newCall[T](g, name, opts)
+	parent.then(func() {
+		f.run(g, o, func(ctx context.Context) (T, error) {
+			p, err := parent.Result()
+			if err != nil {
+				var zero T
+				return zero, err
+			}
+			return fn(ctx, p)
+		})
+	})
+	return f
 }

@@ -149,3 +149,53 @@ func TestEmptyGroup(t *testing.T) {
 		t.Errorf("Wait on an empty group = %v", err)
 	}
 }
+
+// TestDependentsOfOneParentOverlap: the first dependent continues in the
+// parent's goroutine, but a second one must not wait behind it.
+func TestDependentsOfOneParentOverlap(t *testing.T) {
+	t.Parallel()
+	g := fanout.New(context.Background())
+	parent := fanout.Go(g, "parent", func(context.Context) (int, error) { return 7, nil })
+	aStarted, bStarted := make(chan struct{}), make(chan struct{})
+	meet := func(mine, other chan struct{}) func(context.Context, int) (int, error) {
+		return func(_ context.Context, p int) (int, error) {
+			close(mine)
+			select {
+			case <-other:
+				return p, nil
+			case <-time.After(safety):
+				return 0, errors.New("the sibling never started: dependents ran one after the other")
+			}
+		}
+	}
+	a := fanout.Then(g, "a", parent, meet(aStarted, bStarted))
+	b := fanout.Then(g, "b", parent, meet(bStarted, aStarted))
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if a.Value() != 7 || b.Value() != 7 {
+		t.Errorf("a, b = %d, %d; want the parent's 7", a.Value(), b.Value())
+	}
+}
+
+// TestThenAfterParentFinished: a dependent added once its parent is done
+// still runs and Wait waits for it.
+func TestThenAfterParentFinished(t *testing.T) {
+	t.Parallel()
+	g := fanout.New(context.Background())
+	parent := fanout.Go(g, "parent", func(context.Context) (string, error) { return "p", nil })
+	if _, err := parent.Result(); err != nil {
+		t.Fatal(err)
+	}
+	var ran atomic.Bool
+	child := fanout.Then(g, "child", parent, func(_ context.Context, p string) (string, error) {
+		ran.Store(true)
+		return p + "c", nil
+	})
+	if err := g.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if !ran.Load() || child.Value() != "pc" {
+		t.Errorf("child ran=%v value=%q; want it run with the parent's value", ran.Load(), child.Value())
+	}
+}
