@@ -37,9 +37,10 @@ func etcdSvc(t *testing.T, args ...string) {
 }
 
 // TestEtcdHotReload runs the server with a real etcd as config centre: a
-// changed upstream timeout takes effect within seconds, invalid values are
-// rejected and the config in force stays, restart-only keys are ignored,
-// and losing etcd keeps the last good config.
+// changed upstream timeout, breaker setting and route rate limit take
+// effect within seconds, invalid values are rejected and the config in
+// force stays, restart-only keys are ignored, and losing etcd keeps the
+// last good config.
 func TestEtcdHotReload(t *testing.T) {
 	etcdSvc(t, "start", "etcd", etcdTestPort)
 	stopped := false
@@ -115,8 +116,31 @@ func TestEtcdHotReload(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	// Back to a generous timeout.
+	// Breaker settings: with min_requests 2 the video breaker (default 20)
+	// opens after a couple of the 50ms timeouts.
+	etcdctl(t, "put", app+"upstreams/video/breaker/min_requests", "2")
+	etcdctl(t, "put", app+"upstreams/video/breaker/open_timeout", "1m")
+	deadline = time.Now().Add(10 * time.Second)
+	for metricValue(t, srv, "wings_upstream_breaker_state", `upstream="video"`) != 2 {
+		if time.Now().After(deadline) {
+			t.Fatal("the video breaker did not open within 10s of min_requests 2 in etcd")
+		}
+		get(t, video)
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	// Back to a generous timeout and the default breaker (new settings
+	// replace the open breaker with a closed one).
+	etcdctl(t, "del", app+"upstreams/video/breaker/", "--prefix")
 	etcdctl(t, "put", app+"upstreams/video/timeout", "800ms")
+	waitStatus(http.StatusOK)
+
+	// A rate limit: 0.2 rps with a burst of 1 answers 429 to a quick second
+	// request; removing it lets every request through again.
+	etcdctl(t, "put", app+"routes/video_detail/rate_limit/rps", "0.2")
+	etcdctl(t, "put", app+"routes/video_detail/rate_limit/burst", "1")
+	waitStatus(http.StatusTooManyRequests)
+	etcdctl(t, "del", app+"routes/video_detail/rate_limit/", "--prefix")
 	waitStatus(http.StatusOK)
 
 	// etcd lost: the server keeps the last good config.
@@ -190,5 +214,53 @@ func TestFileHotReload(t *testing.T) {
 			t.Fatal("the edited timeout was not applied within 10s")
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestEtcdValueWrittenWhileUnreachable: a server that started while etcd
+// was down applies what etcd holds as soon as etcd is back, without waiting
+// for the next change.
+func TestEtcdValueWrittenWhileUnreachable(t *testing.T) {
+	const port = "2481" // this test's own etcd (and 2482)
+	ctl := func(args ...string) {
+		t.Helper()
+		cmd := exec.Command("etcdctl", append([]string{"--endpoints", "127.0.0.1:" + port}, args...)...)
+		cmd.Env = append(cmd.Environ(), "ETCDCTL_API=3")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("etcdctl %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	app := "/wings-it-" + hex.EncodeToString(b[:]) + "/apps/video-bff/"
+	etcdSvc(t, "start", "etcd", port)
+	running := true
+	t.Cleanup(func() {
+		if running {
+			etcdSvc(t, "stop", "etcd", port)
+		}
+	})
+	ctl("put", app+"upstreams/video/timeout", "50ms")
+	etcdSvc(t, "stop", "etcd", port)
+	running = false
+
+	mock, _ := startMock(t, "--latency", "150ms")
+	srv, p := startServer(t, mock, "WINGS_ETCD__ENDPOINTS=127.0.0.1:"+port, "WINGS_ETCD__PREFIXES="+app,
+		"WINGS_ETCD__DIAL_TIMEOUT=300ms")
+	if !strings.Contains(p.Output(), "etcd unreachable at start") {
+		t.Errorf("no warning about etcd at start:\n%s", tail(p.Output(), 10))
+	}
+	video := srv + "/api/video/42"
+	if r := get(t, video); r.Status != http.StatusOK {
+		t.Fatalf("from the files (800ms timeout) GET = %d; want 200", r.Status)
+	}
+	etcdSvc(t, "start", "etcd", port)
+	running = true
+	deadline := time.Now().Add(15 * time.Second)
+	for get(t, video).Status != http.StatusGatewayTimeout {
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd's 50ms timeout not applied within 15s of etcd coming back:\n%s", tail(p.Output(), 10))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 }

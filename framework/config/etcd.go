@@ -108,18 +108,44 @@ func (s *EtcdSource) Overlay(ctx context.Context) (map[string]any, error) {
 }
 
 // Watch calls fn with a freshly read overlay after every change under any
-// prefix (and with the error when reading fails), until ctx ends. When the
-// connection is lost the client keeps retrying; fn is not called meanwhile,
-// so the caller keeps its last good config.
+// prefix (and with the error when reading after a change fails), until ctx
+// ends. It first reads the overlay (retrying every second while etcd is
+// unreachable) and calls fn with it, so values written while the process
+// could not reach etcd apply as soon as it can; it reads again the same way
+// whenever a watch breaks (compaction, lost leader). While the connection
+// is lost fn is not called, so the caller keeps its last good config.
 func (s *EtcdSource) Watch(ctx context.Context, fn func(map[string]any, error)) {
+	for ctx.Err() == nil {
+		rev, err := s.revision(ctx)
+		if err != nil {
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(time.Second):
+			}
+			continue
+		}
+		fn(s.Overlay(ctx)) // an invalid value is the caller's to reject
+		s.watchFrom(ctx, rev+1, fn)
+	}
+}
+
+// watchFrom watches every prefix from revision rev and calls fn after each
+// change, until ctx ends or a watch breaks.
+func (s *EtcdSource) watchFrom(ctx context.Context, rev int64, fn func(map[string]any, error)) {
 	wctx, cancel := context.WithCancel(clientv3.WithRequireLeader(ctx))
 	defer cancel()
 	changed := make(chan struct{}, 1)
+	broken := make(chan struct{}, len(s.opts.Prefixes))
 	for _, p := range s.opts.Prefixes {
-		wc := s.cli.Watch(wctx, p, clientv3.WithPrefix())
+		wc := s.cli.Watch(wctx, p, clientv3.WithPrefix(), clientv3.WithRev(rev))
 		go func() {
+			defer func() { broken <- struct{}{} }()
 			for resp := range wc {
-				if resp.Err() != nil || len(resp.Events) == 0 {
+				if err := resp.Err(); err != nil {
+					return // canceled or compacted: read afresh
+				}
+				if len(resp.Events) == 0 {
 					continue
 				}
 				select {
@@ -133,10 +159,24 @@ func (s *EtcdSource) Watch(ctx context.Context, fn func(map[string]any, error)) 
 		select {
 		case <-ctx.Done():
 			return
+		case <-broken:
+			return
 		case <-changed:
 			fn(s.Overlay(ctx))
 		}
 	}
+}
+
+// revision returns etcd's current revision: a watch from the next one,
+// started after reading the overlay, misses no change.
+func (s *EtcdSource) revision(ctx context.Context) (int64, error) {
+	rctx, cancel := context.WithTimeout(ctx, s.opts.DialTimeout)
+	defer cancel()
+	resp, err := s.cli.Get(rctx, s.opts.Prefixes[0], clientv3.WithPrefix(), clientv3.WithCountOnly())
+	if err != nil {
+		return 0, fmt.Errorf("etcd: %w", err)
+	}
+	return resp.Header.Revision, nil
 }
 
 // Etcd configures the config centre. With no endpoints there is none.
