@@ -90,13 +90,6 @@ func insert(t testing.TB, conn driver.Conn, c *model.EventColumns) {
 	}
 }
 
-func dashGet(t testing.TB, base, path string) (int, map[string]any) {
-	t.Helper()
-	r := get(t, base+path)
-	m := r.JSON(t)
-	return r.Status, m
-}
-
 func data(t testing.TB, m map[string]any) map[string]any {
 	t.Helper()
 	d, ok := m["data"].(map[string]any)

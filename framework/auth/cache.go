@@ -112,12 +112,6 @@ func (c *ttlCache[V]) put(key string, e cacheEntry[V]) {
 	c.m[key] = e
 }
 
-func (c *ttlCache[V]) len() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.m)
-}
-
 // Cached wraps an identity provider with a bounded cache: valid sessions
 // for TTL (never past User.ExpiresAt minus ExpirySkew), rejected tokens for
 // NegativeTTL, one provider call per token at a time. Tokens are keyed by

@@ -374,8 +374,9 @@ func TestSecretOnlyFromEnvironment(t *testing.T) {
 			t.Fatal(err)
 		}
 		outputs := map[string]string{
-			"%v":   fmt.Sprintf("%v", cfg),
-			"%+v":  fmt.Sprintf("%+v", cfg),
+			"%v":  fmt.Sprintf("%v", cfg),
+			"%+v": fmt.Sprintf("%+v", cfg),
+			//lint:ignore S1025 the point is what fmt's %s verb prints
 			"%s":   fmt.Sprintf("%s", cfg.Redis.Password),
 			"%#v":  fmt.Sprintf("%#v", cfg),
 			"%q":   fmt.Sprintf("%q", cfg.Redis.Password),
