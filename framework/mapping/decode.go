@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 
 	"github.com/wings-bff/wings/framework/internal/jsonscan"
 )
@@ -16,52 +17,11 @@ import (
 // fields cost a scan, not thirty allocations. raw that is not an object is
 // an error.
 func DecodeObject(raw []byte, keys ...string) (map[string]any, error) {
-	out := make(map[string]any, len(keys))
-	err := jsonscan.ObjectEach(raw, func(quoted, value []byte) error {
-		key, ok, err := wanted(keys, quoted)
-		if err != nil || !ok {
-			return err
-		}
-		v, err := decodeValue(value)
-		if err != nil {
-			return fmt.Errorf("%s: %w", key, err)
-		}
-		out[key] = v
-		return nil
-	})
-	if err != nil {
-		return nil, fmt.Errorf("mapping: want a JSON object: %w", err)
+	sel := make(selection, len(keys))
+	for _, k := range keys {
+		sel[k] = nil
 	}
-	return out, nil
-}
-
-// wanted reports whether the quoted key is one of keys, without allocating
-// for keys that carry no escapes (the comparison string(b) == k does not
-// copy).
-func wanted(keys []string, quoted []byte) (string, bool, error) {
-	inner := quoted[1 : len(quoted)-1]
-	if bytes.IndexByte(inner, '\\') < 0 {
-		for _, k := range keys {
-			if string(inner) == k {
-				return k, true, nil
-			}
-		}
-		return "", false, nil
-	}
-	key, err := jsonscan.Key(quoted)
-	if err != nil {
-		return "", false, err
-	}
-	return key, contains(keys, key), nil
-}
-
-func contains(keys []string, k string) bool {
-	for _, x := range keys {
-		if x == k {
-			return true
-		}
-	}
-	return false
+	return decodeSelected(raw, sel)
 }
 
 // decodeValue decodes one JSON value; scalars without escapes take no
@@ -163,7 +123,7 @@ func wantedSel(sel selection, quoted []byte) (string, bool, error) {
 func (m *Mapper[T]) Keys() []string {
 	var keys []string
 	for _, f := range m.fields {
-		if !contains(keys, f.path[0]) {
+		if !slices.Contains(keys, f.path[0]) {
 			keys = append(keys, f.path[0])
 		}
 	}
