@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -47,25 +44,7 @@ GET /_mock/stats counts calls.`,
 			o.AppKey, o.Secret = appKey, []byte(secret)
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			ln, err := net.Listen("tcp", addr)
-			if err != nil {
-				return err
-			}
-			srv := &http.Server{Handler: mocksso.New(o).Handler(), ReadHeaderTimeout: 5 * time.Second}
-			fmt.Fprintf(cmd.OutOrStdout(), "mock-sso listening on http://%s\n", ln.Addr())
-			errc := make(chan error, 1)
-			go func() { errc <- srv.Serve(ln) }()
-			select {
-			case err := <-errc:
-				return err
-			case <-ctx.Done():
-			}
-			sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			defer cancel()
-			if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-				return err
-			}
-			return nil
+			return serveFake(ctx, "mock-sso", addr, mocksso.New(o).Handler(), cmd.OutOrStdout())
 		},
 	}
 	fl := cmd.Flags()

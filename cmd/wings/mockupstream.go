@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os/signal"
@@ -58,7 +59,7 @@ GET /_mock/stats counts calls per team; POST /_mock/reset clears both.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			return runMock(ctx, addr, mockupstream.New(faults, ids), cmd)
+			return serveFake(ctx, "mock-upstream", addr, mockupstream.New(faults, ids).Handler(), cmd.OutOrStdout())
 		},
 	}
 	fl := cmd.Flags()
@@ -82,13 +83,15 @@ func validTeam(t string) bool {
 	return false
 }
 
-func runMock(ctx context.Context, addr string, m *mockupstream.Server, cmd *cobra.Command) error {
+// serveFake serves one of the fake services (mock-upstream, mock-sso) on
+// addr until ctx ends, then shuts it down gracefully.
+func serveFake(ctx context.Context, name, addr string, h http.Handler, out io.Writer) error {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: m.Handler(), ReadHeaderTimeout: 5 * time.Second}
-	fmt.Fprintf(cmd.OutOrStdout(), "mock-upstream listening on http://%s\n", ln.Addr())
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(out, "%s listening on http://%s\n", name, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
