@@ -16,29 +16,9 @@ duration=${BENCH_RES_DURATION:-8s}
 requests=${BENCH_RES_REQUESTS:-100000}
 faults=${BENCH_RES_FAULTS:-'{"star":{"error_rate":0.2},"album":{"latency":"5ms"}}'}
 
-work=$(mktemp -d -t wings-bench-res.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port found" >&2
-	return 1
-}
+bench_name=wings-bench-res
+# shellcheck source=scripts/bench-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
 [ -x bin/wings ] || make build
 $GO build -o bin/bench-resilience ./bench/resilience

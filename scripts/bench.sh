@@ -21,30 +21,9 @@ warmup=${BENCH_WARMUP:-2s}
 ids=${BENCH_IDS:-1-1000}
 benchtime=${BENCH_BENCHTIME:-200ms}
 
-work=$(mktemp -d -t wings-bench.XXXXXX)
-pids=()
-cleanup() {
-	local p
-	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-	for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-	rm -rf "$work"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-# free_port prints a loopback port nobody listens on.
-free_port() {
-	local p
-	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
-		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-			echo "$p"
-			return
-		fi
-	done
-	echo "no free port found" >&2
-	return 1
-}
+bench_name=wings-bench
+# shellcheck source=scripts/bench-lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/bench-lib.sh"
 
 if [ "${BENCH_SKIP_LOAD:-}" != 1 ]; then
 	echo "== building"
@@ -67,10 +46,10 @@ if [ "${BENCH_SKIP_LOAD:-}" != 1 ]; then
 		WINGS_UPSTREAMS__STAR__BASE_URL="$mock" \
 		bin/wings serve >"$work/wings.log" 2>&1 &
 	wings_pid=$!
-	pids+=($wings_pid)
+	pids+=("$wings_pid")
 	bin/handwritten -addr "127.0.0.1:$hand_port" -upstream "$mock" >"$work/handwritten.log" 2>&1 &
 	hand_pid=$!
-	pids+=($hand_pid)
+	pids+=("$hand_pid")
 
 	echo "== load: GET /api/video/{id}, wings vs handwritten"
 	if ! timeout 170 bin/loadgen \
@@ -103,7 +82,7 @@ if [ "${BENCH_SKIP_MICRO:-}" != 1 ]; then
 		dir=$($GO list -f '{{.Dir}}' "$p")
 		if grep -qs '^func Benchmark' "$dir"/*_test.go; then bench_pkgs+=("$p"); fi
 	done
-	timeout 300 $GO test -run '^$' -bench . -benchmem -benchtime "$benchtime" "${bench_pkgs[@]}"
+	timeout 300 "$GO" test -run '^$' -bench . -benchmem -benchtime "$benchtime" "${bench_pkgs[@]}"
 fi
 
 # Cache stage (scripts/bench-cache.sh): cache hit vs uncached vs bare echo.
