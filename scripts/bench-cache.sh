@@ -16,7 +16,7 @@ benchtime=${BENCH_CACHE_BENCHTIME:-2s}
 count=${BENCH_CACHE_COUNT:-3}
 
 echo "== cache: /api/video/:id hit vs uncached vs bare echo (-benchtime $benchtime, median of $count)"
-out=$(timeout 600 $GO test -run '^$' -bench 'Video' -benchtime "$benchtime" -count "$count" ./bench/cache)
+out=$(timeout 600 "$GO" test -run '^$' -bench 'Video' -benchtime "$benchtime" -count "$count" ./bench/cache)
 echo "$out" | grep '^Benchmark'
 echo "$out" | awk '
 /^BenchmarkVideo/ {
