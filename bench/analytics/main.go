@@ -50,7 +50,14 @@ func main() {
 	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM events").Scan(&rows))
 	var bizToday uint64
 	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM events WHERE business_line = ? AND event_time >= toDateTime(?)", *biz, uint32(today.Unix())).Scan(&bizToday))
-	fmt.Printf("events: %d rows; %s today: %d rows; %d calls per figure (ms)\n\n", rows, *biz, bizToday, *n)
+	var days, merges, parts uint64
+	must(ch.Conn().QueryRow(ctx, "SELECT uniqExact(toDate(event_time)) FROM events").Scan(&days))
+	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = currentDatabase()").Scan(&merges))
+	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND active").Scan(&parts))
+	fn, err := live.Funnel(ctx, *biz, today, service.HomeSteps, 3600)
+	must(err)
+	fmt.Printf("events: %d rows over %d days; %s today: %d rows; %d active parts, %d merges running; funnel from %s; %d calls per figure (ms)\n\n",
+		rows, days, *biz, bizToday, parts, merges, fn.Table, *n)
 	fmt.Println("| question | uncached p50 | uncached p99 | cached p50 | cached p99 | naive raw p50 | naive raw p99 | speed-up (p50) |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 
