@@ -2,8 +2,12 @@
 // outermost first:
 //
 //	request id → metrics → access log → recover → CORS → gzip → callback check
-//	  → [per route: route info → deadline → JSONP guard → auth → permission
-//	     → route middleware → cache] → handler
+//	  → [per route: route info → shedding/rate limit → JSONP guard → auth
+//	     → permission → route middleware → cache → deadline] → handler
+//
+// The route deadline is innermost so it bounds the handler and the cache's
+// loads while a cache hit never arms its timer; auth providers and route
+// middleware bound their own calls.
 //
 // The JSONP guard, auth (401) and permission (403) steps exist only on
 // routes that declare a resource (wings.Route.Auth); they live in

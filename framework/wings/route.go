@@ -108,7 +108,6 @@ func (rt *Runtime) Handle(routes ...Route) {
 				}
 			},
 			rt.resilienceMiddleware(rp),
-			middleware.Deadline(rt.EffectiveTimeout(r)),
 		}
 		mws = append(mws, rt.authMiddleware(rp)...)
 		mws = append(mws, r.Middleware...)
@@ -117,6 +116,10 @@ func (rt *Runtime) Handle(routes ...Route) {
 				mws = append(mws, mw)
 			}
 		}
+		// The deadline sits closest to the handler: it bounds the handler
+		// and the cache's loads, and a cache hit never arms its timer. Auth
+		// providers bound their own calls (auth.*.timeout).
+		mws = append(mws, middleware.Deadline(rt.EffectiveTimeout(r)))
 		rt.echo.Add(r.Method, r.Path, r.Handler, mws...).Name = r.Name
 		rt.routes = append(rt.routes, r)
 	}
