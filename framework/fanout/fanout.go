@@ -33,6 +33,7 @@ import (
 	"time"
 
 	"github.com/wings-bff/wings/framework/logging"
+	"github.com/wings-bff/wings/framework/reqctx"
 )
 
 // OptionalShare is the share of the group's remaining budget that optional
@@ -55,7 +56,8 @@ const (
 )
 
 // Observer is told when a call degrades or is answered stale. The Runtime
-// puts one, bound to the route, in every request's context.
+// puts one, bound to the route, in every request's record (reqctx.Info);
+// WithObserver overrides it for a context.
 type Observer interface {
 	Degraded(ctx context.Context, source string, err error)
 	Stale(ctx context.Context, source string, err error)
@@ -110,6 +112,10 @@ func New(ctx context.Context) *Group {
 	g := &Group{obs: logObserver{}}
 	if o, ok := ctx.Value(observerKey{}).(Observer); ok {
 		g.obs = o
+	} else if in := reqctx.From(ctx); in != nil {
+		if o, ok := in.Observer.(Observer); ok {
+			g.obs = o
+		}
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		now := time.Now()

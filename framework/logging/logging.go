@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/reqctx"
 )
 
 // New returns a logger writing to w at the configured level and format.
@@ -50,11 +51,16 @@ func WithEntry(ctx context.Context, e *logrus.Entry) context.Context {
 	return context.WithValue(ctx, entryKey, e)
 }
 
-// FromContext returns the request's log entry (with request_id and route),
-// or a discarding entry when ctx has none.
+// FromContext returns the request's log entry (with request_id, and
+// user_id once authenticated): the one put by WithEntry, else one made now
+// from the request record (reqctx.Info), else a discarding entry. Entries
+// are made on demand so a request that logs nothing builds none.
 func FromContext(ctx context.Context) *logrus.Entry {
 	if e, ok := ctx.Value(entryKey).(*logrus.Entry); ok {
 		return e
+	}
+	if in := reqctx.From(ctx); in != nil && in.Log != nil {
+		return in.Log.WithField("request_id", in.ID)
 	}
 	return logrus.NewEntry(Discard())
 }
@@ -64,10 +70,16 @@ func WithRequestID(ctx context.Context, id string) context.Context {
 	return context.WithValue(ctx, requestIDKey, id)
 }
 
-// RequestID returns the request id carried by ctx, or "".
+// RequestID returns the request id carried by ctx (WithRequestID, else the
+// request record), or "".
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if id, ok := ctx.Value(requestIDKey).(string); ok {
+		return id
+	}
+	if in := reqctx.From(ctx); in != nil {
+		return in.ID
+	}
+	return ""
 }
 
 // WithUserID returns a context carrying the authenticated user's id.

@@ -32,6 +32,7 @@ import (
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
+	"github.com/wings-bff/wings/framework/reqctx"
 )
 
 // Context keys shared with framework/wings.
@@ -45,7 +46,8 @@ const (
 )
 
 // RequestID accepts a well-formed incoming X-Request-Id or makes one, puts
-// it in the response header and the request context.
+// it in the response header and starts the request record (reqctx.Info)
+// in the request context: the one context derivation of the global chain.
 func RequestID(gen func() string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
@@ -55,7 +57,8 @@ func RequestID(gen func() string) echo.MiddlewareFunc {
 				id = gen()
 			}
 			c.Response().Header().Set(HeaderRequestID, id)
-			c.SetRequest(req.WithContext(logging.WithRequestID(req.Context(), id)))
+			ctx, _ := reqctx.Begin(req.Context(), id)
+			c.SetRequest(req.WithContext(ctx))
 			return next(c)
 		}
 	}
@@ -130,8 +133,15 @@ func AccessLog(log *logrus.Logger) echo.MiddlewareFunc {
 			start := time.Now()
 			req := c.Request()
 			id := logging.RequestID(req.Context())
-			entry := log.WithFields(logrus.Fields{"request_id": id})
-			c.SetRequest(req.WithContext(logging.WithEntry(req.Context(), entry)))
+			// Handlers log through logging.FromContext: through the request
+			// record when RequestID made one (no entry is built unless
+			// something is logged), else through an entry put here.
+			if in := reqctx.From(req.Context()); in != nil {
+				in.Log = log
+			} else {
+				req = req.WithContext(logging.WithEntry(req.Context(), log.WithField("request_id", id)))
+				c.SetRequest(req)
+			}
 			if err := next(c); err != nil {
 				c.Error(err)
 			}

@@ -7,13 +7,70 @@
 // caller: two callers with the same scope must be allowed to see the same
 // answer (e.g. "bl:video" for a business line, or "user:42" when answers are
 // per user).
+//
+// Info is the per-request record the outermost middleware puts in the
+// context once. Middleware further in fill its fields in place, before the
+// handler runs, instead of deriving a new context (and copying the
+// *http.Request) for every fact: on a cache hit those copies were a
+// measurable share of the request's cost. Values put with the With*
+// functions of this package and of framework/logging take precedence over
+// the record, so code that derives a context keeps its usual meaning.
 package reqctx
 
-import "context"
+import (
+	"context"
+
+	"github.com/sirupsen/logrus"
+)
+
+// Info is one request's facts. The middleware chain writes its fields
+// before the handler starts; from then on it is read-only, so goroutines
+// the handler starts may read it without locks.
+type Info struct {
+	// ID is the request id (X-Request-Id).
+	ID string
+	// Log is the process logger; request-scoped entries are derived from
+	// it on demand (logging.FromContext), only when something is logged.
+	Log *logrus.Logger
+	// Observer is the route's fan-out observer (a fanout.Observer), or nil.
+	Observer any
+	// Route is the declaration of the route serving the request (a
+	// *wings.Route), or nil.
+	Route any
+}
 
 type ctxKey int
 
-const scopeKey ctxKey = iota
+const (
+	scopeKey ctxKey = iota
+	infoKey
+)
+
+// Begin returns a context carrying a new request record with the given
+// id, and the record. The record and its context node are one allocation.
+func Begin(ctx context.Context, id string) (context.Context, *Info) {
+	c := &infoCtx{Context: ctx, info: Info{ID: id}}
+	return c, &c.info
+}
+
+// infoCtx is context.WithValue(parent, infoKey, &info) in one object.
+type infoCtx struct {
+	context.Context
+	info Info
+}
+
+func (c *infoCtx) Value(key any) any {
+	if key == any(infoKey) {
+		return &c.info
+	}
+	return c.Context.Value(key)
+}
+
+// From returns the request record carried by ctx, or nil.
+func From(ctx context.Context) *Info {
+	in, _ := ctx.Value(infoKey).(*Info)
+	return in
+}
 
 // WithScope returns a context carrying the caller's permission scope.
 func WithScope(ctx context.Context, scope string) context.Context {

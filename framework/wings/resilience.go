@@ -11,6 +11,7 @@ import (
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
 	"github.com/wings-bff/wings/framework/middleware"
+	"github.com/wings-bff/wings/framework/reqctx"
 )
 
 // rateLimitClients bounds the per-client token buckets kept per route.
@@ -116,7 +117,8 @@ func (rt *Runtime) resilienceMiddleware(r *Route) echo.MiddlewareFunc {
 	onRate, onRoute, onServer := shed(ShedRateLimit), shed(ShedRouteInFlight), shed(ShedServerInFlight)
 	lim := rt.res().limitsOf(r.Name, rt.cfg.Routes[r.Name])
 	server := rt.res().server
-	obs := routeObserver{m: m, route: route}
+	// An interface value made once: converting per request would allocate.
+	var obs fanout.Observer = &routeObserver{m: m, route: route}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if err := lim.rate.Allow(c); err != nil {
@@ -140,7 +142,11 @@ func (rt *Runtime) resilienceMiddleware(r *Route) echo.MiddlewareFunc {
 				defer server.Release()
 			}
 			req := c.Request()
-			c.SetRequest(req.WithContext(fanout.WithObserver(req.Context(), obs)))
+			if in := reqctx.From(req.Context()); in != nil {
+				in.Observer = obs // the chain's own record: no context copy
+			} else {
+				c.SetRequest(req.WithContext(fanout.WithObserver(req.Context(), obs)))
+			}
 			return next(c)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wings-bff/wings/framework/middleware"
+	"github.com/wings-bff/wings/framework/reqctx"
 )
 
 // Route declares one application endpoint. The route table in app/router.go
@@ -70,8 +71,14 @@ const keyRoute = "wings.route"
 // RouteOf returns the declaration of the route serving c, or nil for
 // framework endpoints.
 func RouteOf(c echo.Context) *Route {
-	r, _ := c.Get(keyRoute).(*Route)
-	return r
+	if r, ok := c.Get(keyRoute).(*Route); ok {
+		return r
+	}
+	if in := reqctx.From(c.Request().Context()); in != nil {
+		r, _ := in.Route.(*Route)
+		return r
+	}
+	return nil
 }
 
 // SetRoute marks c as served by r, for contexts made outside Handle (the
@@ -103,7 +110,13 @@ func (rt *Runtime) Handle(routes ...Route) {
 		mws := []echo.MiddlewareFunc{
 			func(next echo.HandlerFunc) echo.HandlerFunc {
 				return func(c echo.Context) error {
-					c.Set(keyRoute, rp)
+					// In the request record when there is one: echo's
+					// context store is a map allocated per request.
+					if in := reqctx.From(c.Request().Context()); in != nil {
+						in.Route = rp
+					} else {
+						c.Set(keyRoute, rp)
+					}
 					return next(c)
 				}
 			},
@@ -120,7 +133,8 @@ func (rt *Runtime) Handle(routes ...Route) {
 		// and the cache's loads, and a cache hit never arms its timer. Auth
 		// providers bound their own calls (auth.*.timeout).
 		mws = append(mws, middleware.Deadline(rt.EffectiveTimeout(r)))
-		rt.echo.Add(r.Method, r.Path, r.Handler, mws...).Name = r.Name
+		// Composed once: echo would re-apply route middleware per request.
+		rt.echo.Add(r.Method, r.Path, compose(r.Handler, mws)).Name = r.Name
 		rt.routes = append(rt.routes, r)
 	}
 }

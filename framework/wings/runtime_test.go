@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -553,5 +555,51 @@ func TestMetricsLabels(t *testing.T) {
 	}
 	if !found {
 		t.Error("BREW request not counted under method OTHER")
+	}
+}
+
+// Middleware is composed once, at registration: a route middleware's
+// factory runs once however many requests follow, and each request runs
+// the middleware itself once. Inside, the request's facts (id, route,
+// a logger carrying the id) come from the one request record.
+func TestMiddlewareComposedOnce(t *testing.T) {
+	t.Parallel()
+	var factories, runs int
+	var seenID, seenRoute string
+	mw := func(next echo.HandlerFunc) echo.HandlerFunc {
+		factories++
+		return func(c echo.Context) error {
+			runs++
+			return next(c)
+		}
+	}
+	rt, logs := newRuntime(t, nil, wings.Route{Method: http.MethodGet, Path: "/once/:id", Name: "once", Middleware: []echo.MiddlewareFunc{mw},
+		Handler: func(c echo.Context) error {
+			ctx := c.Request().Context()
+			seenID = logging.RequestID(ctx)
+			if r := wings.RouteOf(c); r != nil {
+				seenRoute = r.Name
+			}
+			logging.FromContext(ctx).Warn("from the handler")
+			return wings.JSON(c, "ok")
+		}})
+	for i := 0; i < 3; i++ {
+		if w := do(rt, http.MethodGet, "/once/1", "X-Request-Id", fmt.Sprintf("req-%d", i)); w.Code != 200 {
+			t.Fatalf("status %d: %s", w.Code, w.Body)
+		}
+	}
+	if factories != 1 || runs != 3 {
+		t.Fatalf("route middleware factory ran %d times, middleware %d times; want 1 and 3", factories, runs)
+	}
+	if seenID != "req-2" || seenRoute != "once" {
+		t.Fatalf("handler saw request id %q, route %q; want req-2, once", seenID, seenRoute)
+	}
+	var ids []string
+	for _, l := range logs.lines(t, "from the handler") {
+		id, _ := l["request_id"].(string)
+		ids = append(ids, id)
+	}
+	if strings.Join(ids, ",") != "req-0,req-1,req-2" {
+		t.Fatalf("handler log lines carry request ids %v; want req-0..req-2", ids)
 	}
 }
