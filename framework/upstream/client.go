@@ -16,11 +16,14 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/go-resty/resty/v2"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"github.com/sony/gobreaker/v2"
 	"golang.org/x/sync/singleflight"
@@ -70,6 +73,12 @@ type Client struct {
 	m        *metrics.Registry
 	brk      breaker // the circuit breaker; see breaker.go
 	sf       singleflight.Group
+	plans    planCache // GetJSON's fast struct decoding; see decode.go
+	base     string    // the base URL, without a trailing slash
+	// The series every successful call touches, made at first use (as
+	// WithLabelValues would) and then kept: the label lookup is not free.
+	okRequests func() prometheus.Counter
+	duration   func() prometheus.Observer
 }
 
 // New returns a client for the upstream name configured by cfg.
@@ -93,7 +102,13 @@ func New(name string, cfg config.Upstream, m *metrics.Registry, log *logrus.Logg
 		SetResponseBodyLimit(MaxBodyBytes).
 		SetHeaders(cfg.Headers)
 	c := &Client{
-		name: name, rc: rc, m: m, coalesce: cfg.Coalesce,
+		name: name, rc: rc, m: m, coalesce: cfg.Coalesce, base: rc.BaseURL,
+		okRequests: sync.OnceValue(func() prometheus.Counter {
+			return m.UpstreamRequests.WithLabelValues(name, OutcomeOK)
+		}),
+		duration: sync.OnceValue(func() prometheus.Observer {
+			return m.UpstreamDuration.WithLabelValues(name)
+		}),
 	}
 	c.tune.Store(&Tuning{Timeout: cfg.Timeout, Retries: cfg.Retries, Backoff: cfg.RetryBackoff})
 	c.brk.log = entry
@@ -174,6 +189,12 @@ func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, out
 	body, err := c.get(ctx, path, query)
 	if err != nil || out == nil {
 		return err
+	}
+	if ok, err := decodeFast(&c.plans, body, out); ok {
+		if err != nil {
+			return apperr.Upstream(c.name, fmt.Errorf("GET %s: schema: %w", path, err))
+		}
+		return nil
 	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // ids beyond 2^53 survive decoding into map[string]any
@@ -285,9 +306,13 @@ func (c *Client) attempt(ctx context.Context, path string, query url.Values, tim
 	defer cancel()
 	start := time.Now()
 	status, body, err := c.do(actx, path, query)
-	c.m.UpstreamDuration.WithLabelValues(c.name).Observe(time.Since(start).Seconds())
+	c.duration().Observe(time.Since(start).Seconds())
 	outcome, body, err := c.classify(actx, path, status, body, err)
-	c.m.UpstreamRequests.WithLabelValues(c.name, outcome).Inc()
+	if outcome == OutcomeOK {
+		c.okRequests().Inc()
+	} else {
+		c.m.UpstreamRequests.WithLabelValues(c.name, outcome).Inc()
+	}
 	var retryable bool
 	var breakerErr error
 	switch outcome {
@@ -318,17 +343,42 @@ const MaxBodyBytes = 32 << 20
 // do sends one GET through resty and returns the status and whole body.
 func (c *Client) do(ctx context.Context, path string, query url.Values) (int, []byte, error) {
 	req := c.rc.R().SetContext(ctx)
-	if len(query) > 0 {
-		req.SetQueryParamsFromValues(query)
-	}
 	if id := logging.RequestID(ctx); id != "" {
 		req.SetHeader(RequestIDHeader, id)
 	}
-	resp, err := req.Get(path)
+	resp, err := req.Get(c.url(path, query))
 	if err != nil {
 		return 0, nil, err
 	}
 	return resp.StatusCode(), resp.Body(), nil
+}
+
+// url is the absolute URL of path?query. resty resolves a relative path
+// against the base URL by parsing both and merging query parameters on
+// every request; given an absolute URL it parses once.
+func (c *Client) url(path string, query url.Values) string {
+	var b strings.Builder
+	qs := ""
+	if len(query) > 0 {
+		qs = query.Encode()
+	}
+	b.Grow(len(c.base) + len(path) + len(qs) + 2)
+	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
+		b.WriteString(c.base)
+		if !strings.HasPrefix(path, "/") {
+			b.WriteByte('/')
+		}
+	}
+	b.WriteString(path)
+	if qs != "" {
+		if strings.Contains(path, "?") {
+			b.WriteByte('&')
+		} else {
+			b.WriteByte('?')
+		}
+		b.WriteString(qs)
+	}
+	return b.String()
 }
 
 func (c *Client) classify(ctx context.Context, path string, status int, body []byte, err error) (outcome string, _ []byte, _ error) {
