@@ -123,6 +123,9 @@ type Server struct {
 	// MaxInFlight sheds application requests beyond this many in flight
 	// across all routes with 503 unavailable; 0 means no limit.
 	MaxInFlight int `mapstructure:"max_in_flight"`
+	// PprofAddr serves net/http/pprof on this loopback address while the
+	// server runs; empty (the default) serves nothing.
+	PprofAddr string `mapstructure:"pprof_addr"`
 }
 
 // CORS lists the origins allowed to call the API from a browser.
@@ -227,6 +230,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Server.MaxInFlight < 0 {
 		bad("server.max_in_flight", "must be >= 0 (0: no limit)")
+	}
+	if a := c.Server.PprofAddr; a != "" && !loopbackAddr(a) {
+		bad("server.pprof_addr", "must be a loopback host:port such as 127.0.0.1:6061 (profiles expose internals), got %q", a)
 	}
 	switch c.Log.Level {
 	case "trace", "debug", "info", "warn", "warning", "error":
@@ -345,4 +351,17 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// loopbackAddr reports whether addr is host:port with a loopback host.
+func loopbackAddr(addr string) bool {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil || port == "" {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

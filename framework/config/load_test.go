@@ -306,6 +306,8 @@ func TestValidate(t *testing.T) {
 		{"route timeout", func(c *Config) { c.Routes = map[string]Route{"r": {Timeout: -1}} }, "routes.r.timeout: must be >= 0"},
 		{"redis addr", func(c *Config) { c.Redis.Addr = "nohost" }, `redis.addr: must be host:port, got "nohost"`},
 		{"redis timeouts", func(c *Config) { c.Redis.Addr, c.Redis.DialTimeout = "h:1", 0 }, "redis.dial_timeout: must be > 0"},
+		{"pprof public", func(c *Config) { c.Server.PprofAddr = "0.0.0.0:6061" }, "server.pprof_addr: must be a loopback host:port"},
+		{"pprof no port", func(c *Config) { c.Server.PprofAddr = "127.0.0.1" }, "server.pprof_addr: must be a loopback host:port"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -316,6 +318,13 @@ func TestValidate(t *testing.T) {
 				t.Fatalf("Validate() = %v; want it to contain %q", err, tc.want)
 			}
 		})
+	}
+	for _, ok := range []string{"", "127.0.0.1:6061", "localhost:0", "[::1]:6061"} {
+		c := valid()
+		c.Server.PprofAddr = ok
+		if err := c.Validate(); err != nil {
+			t.Errorf("server.pprof_addr %q: %v", ok, err)
+		}
 	}
 	// Several problems come back together, one per line.
 	c := valid()

@@ -188,3 +188,51 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		time.Sleep(5 * time.Millisecond)
 	}
 }
+
+// server.pprof_addr serves the profiles on their own loopback listener
+// while the server runs, and stops with it.
+func TestPprofListener(t *testing.T) {
+	t.Parallel()
+	probe, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pprofAddr := probe.Addr().String()
+	probe.Close()
+	rt, _ := newRuntime(t, func(c *config.Config) { c.Server.PprofAddr = pprofAddr })
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- rt.Serve(ctx, ln) }()
+	var resp *http.Response
+	for i := 0; i < 100; i++ {
+		if resp, err = http.Get("http://" + pprofAddr + "/debug/pprof/cmdline"); err == nil {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if err != nil {
+		t.Fatalf("pprof listener: %v", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/debug/pprof/cmdline: %d", resp.StatusCode)
+	}
+	// The profiles are not on the application listener.
+	if resp, err := http.Get("http://" + ln.Addr().String() + "/debug/pprof/cmdline"); err != nil || resp.StatusCode != http.StatusNotFound {
+		t.Fatalf("app listener /debug/pprof/cmdline: %v %v; want 404", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatalf("Serve: %v", err)
+	}
+	if c, err := net.DialTimeout("tcp", pprofAddr, time.Second); err == nil {
+		c.Close()
+		t.Fatal("pprof listener still open after the server stopped")
+	}
+}
