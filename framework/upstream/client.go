@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -26,7 +27,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"github.com/sony/gobreaker/v2"
-	"golang.org/x/sync/singleflight"
 
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/config"
@@ -72,7 +72,7 @@ type Client struct {
 	rc       *resty.Client
 	m        *metrics.Registry
 	brk      breaker // the circuit breaker; see breaker.go
-	sf       singleflight.Group
+	flights  coalescer
 	plans    planCache // GetJSON's fast struct decoding; see decode.go
 	base     string    // the base URL, without a trailing slash
 	// The series every successful call touches, made at first use (as
@@ -99,7 +99,6 @@ func New(name string, cfg config.Upstream, m *metrics.Registry, log *logrus.Logg
 		// No cookie jar: resty makes one by default, and a jar shared by every
 		// request would replay one user's upstream cookies on another's calls.
 		SetCookieJar(nil).
-		SetResponseBodyLimit(MaxBodyBytes).
 		SetHeaders(cfg.Headers)
 	c := &Client{
 		name: name, rc: rc, m: m, coalesce: cfg.Coalesce, base: rc.BaseURL,
@@ -206,58 +205,36 @@ func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, out
 }
 
 // get returns the body of a 2xx JSON answer, sharing the call with
-// identical concurrent ones. The shared call runs detached from the first
-// caller's cancellation (it keeps that caller's deadline), so one client
-// going away does not fail the others; every caller stops waiting at its
-// own deadline.
+// identical concurrent ones (see coalescer): the first caller makes it
+// under its own context; if that caller goes away first, a caller still
+// waiting makes it again, so one client going away does not fail the
+// others; every caller stops waiting at its own deadline.
 func (c *Client) get(ctx context.Context, path string, query url.Values) ([]byte, error) {
+	u := c.url(path, query)
 	if !c.coalesce {
-		return c.fetch(ctx, path, query)
+		return c.fetch(ctx, path, u)
 	}
-	key := path
-	if len(query) > 0 {
-		key += "?" + query.Encode()
-	}
-	led := false
-	ch := c.sf.DoChan(key, func() (any, error) {
-		led = true
-		sctx, cancel := c.sharedContext(ctx)
-		defer cancel()
-		return c.fetch(sctx, path, query)
+	body, shared, err := c.flights.do(ctx, u, func(ctx context.Context) ([]byte, error) {
+		return c.fetch(ctx, path, u)
 	})
-	select {
-	case r := <-ch:
-		if !led { // written before the result was sent
-			c.m.UpstreamCoalesced.WithLabelValues(c.name).Inc()
-		}
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		return r.Val.([]byte), nil
-	case <-ctx.Done():
-		if errors.Is(ctx.Err(), context.DeadlineExceeded) {
-			return nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, ctx.Err()))
-		}
-		return nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: canceled: %w", path, ctx.Err()))
+	if shared {
+		c.m.UpstreamCoalesced.WithLabelValues(c.name).Inc()
 	}
-}
-
-// sharedContext keeps ctx's values and deadline but not its cancellation.
-// Without a deadline the call is bounded by its attempts' timeouts.
-func (c *Client) sharedContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	base := context.WithoutCancel(ctx)
-	if dl, ok := ctx.Deadline(); ok {
-		return context.WithDeadline(base, dl)
+	// When this caller stopped waiting, err is ctx.Err() itself.
+	if err == nil || err != ctx.Err() {
+		return body, err
 	}
-	t := c.tune.Load()
-	return context.WithTimeout(base, time.Duration(t.Retries+1)*(t.Timeout+t.Backoff<<t.Retries))
+	if errors.Is(err, context.DeadlineExceeded) {
+		return nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, ctx.Err()))
+	}
+	return nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: canceled: %w", path, ctx.Err()))
 }
 
 // fetch makes the call with retries.
-func (c *Client) fetch(ctx context.Context, path string, query url.Values) ([]byte, error) {
+func (c *Client) fetch(ctx context.Context, path, u string) ([]byte, error) {
 	t := c.tune.Load()
 	for attempt := 0; ; attempt++ {
-		body, retryable, err := c.attempt(ctx, path, query, t.Timeout)
+		body, retryable, err := c.attempt(ctx, path, u, t.Timeout)
 		if err == nil || !retryable || attempt >= t.Retries || ctx.Err() != nil {
 			return body, err
 		}
@@ -288,7 +265,7 @@ func backoffDelay(backoff time.Duration, attempt int) time.Duration {
 
 // attempt makes one request through the breaker and reports whether its
 // failure is worth retrying.
-func (c *Client) attempt(ctx context.Context, path string, query url.Values, timeout time.Duration) ([]byte, bool, error) {
+func (c *Client) attempt(ctx context.Context, path, u string, timeout time.Duration) ([]byte, bool, error) {
 	var done func(error)
 	if cb := c.brk.cb.Load(); cb != nil {
 		d, err := cb.Allow()
@@ -305,7 +282,7 @@ func (c *Client) attempt(ctx context.Context, path string, query url.Values, tim
 	actx, cancel := context.WithTimeout(ctx, timeout) // min(timeout, what is left)
 	defer cancel()
 	start := time.Now()
-	status, body, err := c.do(actx, path, query)
+	status, body, err := c.do(actx, u)
 	c.duration().Observe(time.Since(start).Seconds())
 	outcome, body, err := c.classify(actx, path, status, body, err)
 	if outcome == OutcomeOK {
@@ -341,16 +318,52 @@ func (c *Client) attempt(ctx context.Context, path string, query url.Values, tim
 const MaxBodyBytes = 32 << 20
 
 // do sends one GET through resty and returns the status and whole body.
-func (c *Client) do(ctx context.Context, path string, query url.Values) (int, []byte, error) {
-	req := c.rc.R().SetContext(ctx)
+// The body is read here rather than by resty: resty reads it 512 bytes at
+// a time into a growing slice and then matches the content type against a
+// regular expression for auto-decoding we do not use; with Content-Length
+// known, one exact allocation suffices.
+func (c *Client) do(ctx context.Context, u string) (int, []byte, error) {
+	req := c.rc.R().SetContext(ctx).SetDoNotParseResponse(true)
 	if id := logging.RequestID(ctx); id != "" {
 		req.SetHeader(RequestIDHeader, id)
 	}
-	resp, err := req.Get(c.url(path, query))
+	resp, err := req.Get(u)
 	if err != nil {
 		return 0, nil, err
 	}
-	return resp.StatusCode(), resp.Body(), nil
+	raw := resp.RawResponse
+	defer raw.Body.Close()
+	body, err := readBody(raw.Body, raw.ContentLength)
+	if err != nil {
+		return 0, nil, err
+	}
+	return raw.StatusCode, body, nil
+}
+
+// errBodyTooLarge is an answer beyond MaxBodyBytes.
+var errBodyTooLarge = fmt.Errorf("response body larger than %d bytes", MaxBodyBytes)
+
+// readBody reads a whole body of the given Content-Length (-1: unknown),
+// up to MaxBodyBytes.
+func readBody(r io.Reader, length int64) ([]byte, error) {
+	if length > MaxBodyBytes {
+		return nil, errBodyTooLarge
+	}
+	if length >= 0 {
+		b := make([]byte, length)
+		if _, err := io.ReadFull(r, b); err != nil {
+			return nil, err
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(r, MaxBodyBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > MaxBodyBytes {
+		return nil, errBodyTooLarge
+	}
+	return b, nil
 }
 
 // url is the absolute URL of path?query. resty resolves a relative path

@@ -260,7 +260,9 @@ func TestBreakerIgnoresNotFoundAndCancel(t *testing.T) {
 
 // TestCoalescing: identical concurrent GETs share one upstream call, each
 // caller decodes its own copy, and one caller going away does not fail the
-// others.
+// others: the leader makes the call under its own context, so when it is
+// cancelled one waiting follower takes the call over (a second upstream
+// call) and the other followers share that one.
 func TestCoalescing(t *testing.T) {
 	t.Parallel()
 	arrived := make(chan struct{}, 16)
@@ -297,15 +299,83 @@ func TestCoalescing(t *testing.T) {
 			t.Fatalf("follower %d: %v (one caller's cancellation failed the shared call)", i, err)
 		}
 	}
-	if got := f.calls.Load(); got != 1 {
-		t.Errorf("upstream calls = %d; want 1", got)
+	if got := f.calls.Load(); got != 2 {
+		t.Errorf("upstream calls = %d; want 2 (the cancelled leader's and the follower's that took over)", got)
 	}
-	if got := testutil.ToFloat64(m.UpstreamCoalesced.WithLabelValues("team")); got != followers {
-		t.Errorf("coalesced = %g; want %d", got, followers)
+	if got := testutil.ToFloat64(m.UpstreamCoalesced.WithLabelValues("team")); got != followers-1 {
+		t.Errorf("coalesced = %g; want %d", got, followers-1)
 	}
 	outs[0]["status"] = "changed"
 	if outs[1]["status"] == "changed" {
 		t.Error("callers share one decoded value")
+	}
+}
+
+// Without a cancellation, concurrent identical GETs make exactly one call.
+func TestCoalescingOneCall(t *testing.T) {
+	t.Parallel()
+	arrived := make(chan struct{}, 16)
+	release := make(chan struct{})
+	f := newFake(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		okJSON(w)
+	})
+	c, m := newClient(t, f.srv.URL, nil)
+	const callers = 10
+	errs := make([]error, callers)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); errs[0] = c.GetJSON(context.Background(), "/album/1", nil, &map[string]any{}) }()
+	<-arrived
+	for i := 1; i < callers; i++ {
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = c.GetJSON(context.Background(), "/album/1", nil, &map[string]any{}) }()
+	}
+	time.Sleep(50 * time.Millisecond) // let the followers join the call
+	close(release)
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("caller %d: %v", i, err)
+		}
+	}
+	if got := f.calls.Load(); got != 1 {
+		t.Errorf("upstream calls = %d; want 1", got)
+	}
+	if got := testutil.ToFloat64(m.UpstreamCoalesced.WithLabelValues("team")); got != callers-1 {
+		t.Errorf("coalesced = %g; want %d", got, callers-1)
+	}
+}
+
+// A follower whose own deadline passes stops waiting with an upstream
+// timeout error while the shared call goes on for the others.
+func TestCoalescingFollowerDeadline(t *testing.T) {
+	t.Parallel()
+	arrived := make(chan struct{}, 16)
+	release := make(chan struct{})
+	f := newFake(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		okJSON(w)
+	})
+	c, _ := newClient(t, f.srv.URL, nil)
+	leaderErr := make(chan error, 1)
+	go func() { leaderErr <- c.GetJSON(context.Background(), "/album/1", nil, &map[string]any{}) }()
+	<-arrived
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err := c.GetJSON(ctx, "/album/1", nil, &map[string]any{})
+	if waited := time.Since(start); waited > 500*time.Millisecond {
+		t.Errorf("follower waited %v past its 30ms deadline", waited)
+	}
+	if apperr.KindOf(err) != apperr.KindUpstreamTimeout {
+		t.Errorf("follower error = %v (kind %s); want upstream_timeout", err, apperr.KindOf(err))
+	}
+	close(release)
+	if err := <-leaderErr; err != nil {
+		t.Errorf("leader: %v", err)
 	}
 }
 
