@@ -30,6 +30,7 @@ import (
 
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/internal/jsonscan"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
 )
@@ -279,8 +280,14 @@ func (c *Client) attempt(ctx context.Context, path, u string, timeout time.Durat
 		}
 		done = d
 	}
-	actx, cancel := context.WithTimeout(ctx, timeout) // min(timeout, what is left)
-	defer cancel()
+	// The attempt's deadline is min(timeout, what is left); when what is
+	// left is shorter, ctx already says so and another timer would be waste.
+	actx := ctx
+	if dl, ok := ctx.Deadline(); !ok || time.Until(dl) > timeout {
+		var cancel context.CancelFunc
+		actx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
 	start := time.Now()
 	status, body, err := c.do(actx, u)
 	c.duration().Observe(time.Since(start).Seconds())
@@ -415,7 +422,7 @@ func (c *Client) classify(ctx context.Context, path string, status int, body []b
 	case status < 200 || status > 299:
 		return OutcomeBadStatus, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: status %d", path, status))
 	}
-	if !json.Valid(body) {
+	if !jsonscan.Valid(body) {
 		return OutcomeBadJSON, nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: bad JSON: %d bytes that do not parse", path, len(body)))
 	}
 	return OutcomeOK, body, nil
