@@ -209,3 +209,50 @@ func TestCacheStaleIfError(t *testing.T) {
 		t.Errorf("healed: %d %q", r.Status, r.Header.Get("X-Cache"))
 	}
 }
+
+// TestCacheLockAcrossInstances: with cache.lock_ttl > 0, concurrent misses
+// for one key on two instances sharing Redis make one upstream call (the
+// instance without the lock waits for the other's entry); with the lock
+// off, each instance computes its own (the control that shows the count
+// is really measured).
+func TestCacheLockAcrossInstances(t *testing.T) {
+	rds := startRedis(t)
+	for _, tc := range []struct {
+		lockTTL string
+		want    int64
+	}{{"2s", 1}, {"0s", 2}} {
+		t.Run("lock_ttl="+tc.lockTTL, func(t *testing.T) {
+			// Team A answers in 300ms so the two instances' misses overlap.
+			mock, _ := startMock(t, "--latency", "300ms", "--teams", "video")
+			app := fmt.Sprintf("cachelock%d", time.Now().UnixNano())
+			env := cacheEnv(rds, app, "WINGS_CACHE__LOCK_TTL="+tc.lockTTL)
+			a, _ := startServer(t, mock, env...)
+			b, _ := startServer(t, mock, env...)
+			before := mockCalls(t, mock, "video")
+			var wg sync.WaitGroup
+			errs := make(chan string, 20)
+			for i := range 20 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					srv := a
+					if i%2 == 1 {
+						srv = b
+					}
+					r := get(t, fmt.Sprintf("%s/api/video/31?callback=cb%d&_=%d", srv, i, i))
+					if r.Status != 200 || !strings.HasPrefix(string(r.Body), fmt.Sprintf("/**/cb%d({\"code\":0", i)) {
+						errs <- fmt.Sprintf("%d %s", r.Status, r.Body)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for e := range errs {
+				t.Error(e)
+			}
+			if n := mockCalls(t, mock, "video") - before; n != tc.want {
+				t.Errorf("team A called %d times for concurrent misses on two instances; want %d", n, tc.want)
+			}
+		})
+	}
+}
