@@ -10,14 +10,11 @@ import (
 )
 
 // VideoFormatter maps team A's video info onto model.Video.
-type VideoFormatter struct {
-	m    *mapping.Mapper[model.Video]
-	keys []string // what Format decodes: the mapped members and albumId
-}
+type VideoFormatter struct{ m *mapping.Mapper[model.Video] }
 
 // NewVideoFormatter returns the team A mapping.
 func NewVideoFormatter() *VideoFormatter {
-	m := mapping.New[model.Video](mapping.Fields{
+	return &VideoFormatter{m: mapping.New[model.Video](mapping.Fields{
 		"id":        "qipuId",
 		"title":     "videoName",
 		"duration":  "duration", // "00:42:10" becomes 2530
@@ -25,19 +22,18 @@ func NewVideoFormatter() *VideoFormatter {
 		"playCount": "playCount",
 		"album":     "-", // composed by the service from team B, never read from team A
 		"stars":     "-", // composed by the service from team C
-	})
-	return &VideoFormatter{m: m, keys: append(m.Keys(), "albumId")}
+	})}
 }
 
 // Format maps team A's `data` object and returns the video and the id of
 // its album, which the album call needs. Only the mapped members and
 // albumId are decoded.
 func (f *VideoFormatter) Format(raw json.RawMessage) (model.Video, int64, error) {
-	obj, err := mapping.DecodeObject(raw, f.keys...)
+	v, err := f.m.MapJSON(raw)
 	if err != nil {
-		return model.Video{}, 0, err
+		return v, 0, err
 	}
-	v, err := f.m.Map(obj)
+	obj, err := mapping.DecodeObject(raw, "albumId")
 	if err != nil {
 		return v, 0, err
 	}

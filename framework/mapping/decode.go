@@ -133,6 +133,12 @@ func (m *Mapper[T]) Keys() []string {
 // MapJSON converts one upstream object given as JSON, decoding only the
 // members the mapping reads.
 func (m *Mapper[T]) MapJSON(raw []byte) (T, error) {
+	if m.direct != nil {
+		var out T
+		if m.mapDirect(raw, &out) {
+			return out, nil
+		}
+	}
 	obj, err := decodeSelected(raw, m.sel)
 	if err != nil {
 		var zero T

@@ -36,6 +36,7 @@ type Fields map[string]string
 type Mapper[T any] struct {
 	fields []field
 	sel    selection // source paths, for MapJSON
+	direct []directNode // MapJSON's direct plan, or nil; see direct.go
 	hook   mapstructure.DecodeHookFunc
 }
 
@@ -111,6 +112,7 @@ func New[T any](fields Fields) *Mapper[T] {
 	for _, f := range m.fields {
 		m.sel.add(f.path)
 	}
+	m.direct = buildDirect(m.fields)
 	return m
 }
 

@@ -1,0 +1,133 @@
+package mapping
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+
+	"github.com/wings-bff/wings/framework/internal/jsonscan"
+)
+
+// MapJSON's direct path. When every mapped field of T is a string or an
+// integer (the fields setFast handles), MapJSON sets them straight from
+// the JSON bytes: no map[string]any per object, no boxing of each value
+// into an interface. Any value the direct path does not handle the way
+// Map would (null, bools, objects or arrays where a scalar is mapped,
+// malformed input) sends the whole object down the general path, so the
+// result and the errors are exactly Map's (the fuzz test compares them).
+
+// directNode is one member of the source object the direct path reads:
+// either a mapped field or an object holding some.
+type directNode struct {
+	key      string
+	field    int // index into Mapper.fields; -1 for an object node
+	children []directNode
+}
+
+// buildDirect returns the direct plan for fields, or nil when some field
+// needs mapstructure or two paths overlap.
+func buildDirect(fields []field) []directNode {
+	var root []directNode
+	for i, f := range fields {
+		if f.kind == 0 { // reflect.Invalid: only mapstructure may set it
+			return nil
+		}
+		nodes := &root
+		for depth, seg := range f.path {
+			leaf := depth == len(f.path)-1
+			j := -1
+			for k := range *nodes {
+				if (*nodes)[k].key == seg {
+					j = k
+				}
+			}
+			if j >= 0 && (leaf || (*nodes)[j].field >= 0) {
+				return nil // "a" and "a.b", or one path twice
+			}
+			if j < 0 {
+				n := directNode{key: seg, field: -1}
+				if leaf {
+					n.field = i
+				}
+				*nodes = append(*nodes, n)
+				j = len(*nodes) - 1
+			}
+			nodes = &(*nodes)[j].children
+		}
+	}
+	return root
+}
+
+// errIndirect stops the direct walk: the object takes the general path.
+var errIndirect = errors.New("mapping: value needs the general path")
+
+// mapDirect fills out from raw along the direct plan; false means the
+// general path must decide.
+func (m *Mapper[T]) mapDirect(raw []byte, out *T) bool {
+	rv := reflect.ValueOf(out).Elem()
+	return m.walk(raw, m.direct, rv) == nil
+}
+
+func (m *Mapper[T]) walk(raw []byte, nodes []directNode, rv reflect.Value) error {
+	return jsonscan.ObjectEach(raw, func(quoted, value []byte) error {
+		n := findNode(nodes, quoted)
+		if n == nil {
+			return nil
+		}
+		if n.field < 0 {
+			if value[0] != '{' {
+				return errIndirect
+			}
+			return m.walk(value, n.children, rv)
+		}
+		f := &m.fields[n.field]
+		if !setRaw(rv.Field(f.index), f.kind, value) {
+			return errIndirect
+		}
+		return nil
+	})
+}
+
+// findNode returns the node for a member key; keys with escapes take the
+// general path (nil is "not mapped", so signal through a sentinel node).
+func findNode(nodes []directNode, quoted []byte) *directNode {
+	inner := quoted[1 : len(quoted)-1]
+	if bytes.IndexByte(inner, '\\') >= 0 {
+		return &escapedKey
+	}
+	for i := range nodes {
+		if string(inner) == nodes[i].key {
+			return &nodes[i]
+		}
+	}
+	return nil
+}
+
+// escapedKey makes the walk give up on a key with escapes: unescaping it
+// might name a mapped member.
+var escapedKey = directNode{field: -1}
+
+// setRaw sets dst from a JSON string or number as setFast would set the
+// decoded string or json.Number; false for anything else.
+func setRaw(dst reflect.Value, kind reflect.Kind, v []byte) bool {
+	var s string
+	switch {
+	case v[0] == '"':
+		inner := v[1 : len(v)-1]
+		if bytes.IndexByte(inner, '\\') < 0 {
+			s = string(inner)
+		} else if err := json.Unmarshal(v, &s); err != nil {
+			return false
+		}
+	case v[0] == '-' || v[0] >= '0' && v[0] <= '9':
+		s = string(v) // a json.Number
+	default:
+		return false
+	}
+	if kind == reflect.String {
+		dst.SetString(s)
+		return true
+	}
+	return setIntString(dst, s)
+}
