@@ -35,7 +35,7 @@ type Fields map[string]string
 // one per upstream schema at start-up.
 type Mapper[T any] struct {
 	fields []field
-	sel    selection // source paths, for MapJSON
+	sel    selection    // source paths, for MapJSON
 	direct []directNode // MapJSON's direct plan, or nil; see direct.go
 	hook   mapstructure.DecodeHookFunc
 }
