@@ -115,9 +115,10 @@ func (c *Cache) routeMiddleware(r *wings.Route) echo.MiddlewareFunc {
 				}
 				return err
 			}
+			// Both values in one allocation; the keys are canonical.
+			vals := [2]string{string(res.Status), strconv.FormatInt(int64(res.Age()/time.Second), 10)}
 			h := ec.Response().Header()
-			h.Set("X-Cache", string(res.Status))
-			h.Set("Age", strconv.FormatInt(int64(res.Age()/time.Second), 10))
+			h["X-Cache"], h["Age"] = vals[0:1:1], vals[1:2:2]
 			data, meta := decodeValue(res.Value)
 			return wings.Data(ec, data, meta)
 		}

@@ -19,11 +19,20 @@ var CallbackParams = [...]string{"callback", "_callback"}
 // Callback returns the JSONP callback the request asks for, or "".
 func Callback(c echo.Context) string {
 	for _, p := range CallbackParams {
-		if v := c.QueryParam(p); v != "" {
+		if v := queryParam(c, p); v != "" {
 			return v
 		}
 	}
 	return ""
+}
+
+// queryParam is c.QueryParam without parsing an empty query (echo parses
+// the query into a map on first use, even when there is none).
+func queryParam(c echo.Context, name string) string {
+	if c.Request().URL.RawQuery == "" {
+		return ""
+	}
+	return c.QueryParam(name)
 }
 
 // callbackGuard rejects a malformed callback before any work is done.
@@ -71,7 +80,7 @@ func Data(c echo.Context, data []byte, meta render.Meta) error {
 		c.Set(keyDataSink, nil) // once: the cache renders through Data too
 		sink(data, meta)
 	}
-	fields, err := render.ParseFields(c.QueryParam("fields"))
+	fields, err := render.ParseFields(queryParam(c, "fields"))
 	if err != nil {
 		return apperr.BadParam("%s", err.Error())
 	}
