@@ -24,13 +24,15 @@ type envC struct {
 }
 
 type envWide struct {
-	I8     int8
-	U16    uint16 `json:"u16"`
-	F      float64
-	F32    *float32 `json:"f32,omitempty"`
-	S      *string
-	Skip   string `json:"-"`
-	Dash   string `json:"-,"`
+	I8   int8
+	U16  uint16 `json:"u16"`
+	F    float64
+	F32  *float32 `json:"f32,omitempty"`
+	S    *string
+	Skip string `json:"-"`
+	//lint:ignore SA5008 the member named "-" is what this field tests
+	Dash string `json:"-,"`
+	//lint:ignore U1000 unexported fields must be left alone; this one tests that
 	hidden string
 }
 
