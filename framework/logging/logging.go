@@ -26,7 +26,7 @@ func New(cfg config.Log, w io.Writer) (*logrus.Logger, error) {
 	if cfg.Format == "text" {
 		l.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true})
 	} else {
-		l.SetFormatter(&logrus.JSONFormatter{})
+		l.SetFormatter(&jsonFormatter{}) // logrus.JSONFormatter's lines, faster; see json.go
 	}
 	return l, nil
 }
