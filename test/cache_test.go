@@ -61,6 +61,30 @@ func redisCLI(t testing.TB, args ...string) string {
 	return strings.TrimSpace(string(out))
 }
 
+// concurrentJSONP sends n concurrent JSONP requests for video id, each
+// with its own callback and timestamp, spread over servers, and checks
+// every answer is its own successful JSONP.
+func concurrentJSONP(t *testing.T, n int, id int, servers ...string) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan string, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := get(t, fmt.Sprintf("%s/api/video/%d?callback=cb%d&_=%d", servers[i%len(servers)], id, i, i))
+			if r.Status != 200 || !strings.HasPrefix(string(r.Body), fmt.Sprintf("/**/cb%d({\"code\":0", i)) {
+				errs <- fmt.Sprintf("%d %s", r.Status, r.Body)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Error(e)
+	}
+}
+
 // TestCacheEndToEnd drives the response cache of /api/video/:id through the
 // real binary, the mock teams and a real redis-server.
 func TestCacheEndToEnd(t *testing.T) {
@@ -99,23 +123,7 @@ func TestCacheEndToEnd(t *testing.T) {
 
 	t.Run("200 concurrent misses make one upstream call", func(t *testing.T) {
 		before := mockCalls(t, s.Mock, "video")
-		var wg sync.WaitGroup
-		errs := make(chan string, 200)
-		for i := range 200 {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				r := get(t, fmt.Sprintf("%s/api/video/4242?callback=cb%d&_=%d", s.Server, i, i))
-				if r.Status != 200 || !strings.HasPrefix(string(r.Body), fmt.Sprintf("/**/cb%d({\"code\":0", i)) {
-					errs <- fmt.Sprintf("%d %s", r.Status, r.Body)
-				}
-			}()
-		}
-		wg.Wait()
-		close(errs)
-		for e := range errs {
-			t.Error(e)
-		}
+		concurrentJSONP(t, 200, 4242, s.Server)
 		if n := mockCalls(t, s.Mock, "video") - before; n != 1 {
 			t.Errorf("team A called %d times for 200 concurrent misses; want 1", n)
 		}
@@ -229,27 +237,7 @@ func TestCacheLockAcrossInstances(t *testing.T) {
 			a, _ := startServer(t, mock, env...)
 			b, _ := startServer(t, mock, env...)
 			before := mockCalls(t, mock, "video")
-			var wg sync.WaitGroup
-			errs := make(chan string, 20)
-			for i := range 20 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					srv := a
-					if i%2 == 1 {
-						srv = b
-					}
-					r := get(t, fmt.Sprintf("%s/api/video/31?callback=cb%d&_=%d", srv, i, i))
-					if r.Status != 200 || !strings.HasPrefix(string(r.Body), fmt.Sprintf("/**/cb%d({\"code\":0", i)) {
-						errs <- fmt.Sprintf("%d %s", r.Status, r.Body)
-					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for e := range errs {
-				t.Error(e)
-			}
+			concurrentJSONP(t, 20, 31, a, b)
 			if n := mockCalls(t, mock, "video") - before; n != tc.want {
 				t.Errorf("team A called %d times for concurrent misses on two instances; want %d", n, tc.want)
 			}

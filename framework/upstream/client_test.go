@@ -258,6 +258,18 @@ func TestBreakerIgnoresNotFoundAndCancel(t *testing.T) {
 	}
 }
 
+// heldFake is an upstream whose answers wait for release; each request
+// signals arrived first.
+func heldFake(t *testing.T) (f *fake, arrived, release chan struct{}) {
+	arrived, release = make(chan struct{}, 16), make(chan struct{})
+	f = newFake(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
+		arrived <- struct{}{}
+		<-release
+		okJSON(w)
+	})
+	return f, arrived, release
+}
+
 // TestCoalescing: identical concurrent GETs share one upstream call, each
 // caller decodes its own copy, and one caller going away does not fail the
 // others: the leader makes the call under its own context, so when it is
@@ -265,13 +277,7 @@ func TestBreakerIgnoresNotFoundAndCancel(t *testing.T) {
 // call) and the other followers share that one.
 func TestCoalescing(t *testing.T) {
 	t.Parallel()
-	arrived := make(chan struct{}, 16)
-	release := make(chan struct{})
-	f := newFake(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-		arrived <- struct{}{}
-		<-release
-		okJSON(w)
-	})
+	f, arrived, release := heldFake(t)
 	c, m := newClient(t, f.srv.URL, nil)
 
 	leaderCtx, cancelLeader := context.WithCancel(context.Background())
@@ -314,13 +320,7 @@ func TestCoalescing(t *testing.T) {
 // Without a cancellation, concurrent identical GETs make exactly one call.
 func TestCoalescingOneCall(t *testing.T) {
 	t.Parallel()
-	arrived := make(chan struct{}, 16)
-	release := make(chan struct{})
-	f := newFake(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-		arrived <- struct{}{}
-		<-release
-		okJSON(w)
-	})
+	f, arrived, release := heldFake(t)
 	c, m := newClient(t, f.srv.URL, nil)
 	const callers = 10
 	errs := make([]error, callers)
@@ -352,13 +352,7 @@ func TestCoalescingOneCall(t *testing.T) {
 // timeout error while the shared call goes on for the others.
 func TestCoalescingFollowerDeadline(t *testing.T) {
 	t.Parallel()
-	arrived := make(chan struct{}, 16)
-	release := make(chan struct{})
-	f := newFake(t, func(_ int64, w http.ResponseWriter, _ *http.Request) {
-		arrived <- struct{}{}
-		<-release
-		okJSON(w)
-	})
+	f, arrived, release := heldFake(t)
 	c, _ := newClient(t, f.srv.URL, nil)
 	leaderErr := make(chan error, 1)
 	go func() { leaderErr <- c.GetJSON(context.Background(), "/album/1", nil, &map[string]any{}) }()
