@@ -137,7 +137,8 @@ func (c *Cache) routeKey(u *url.URL, scope string, vary func(echo.Context) strin
 	b = append(b, u.Path...)
 	b = append(b, '?')
 	if u.RawQuery != "" {
-		var ps []param
+		var psBuf [8]param // most queries: no allocation for the sort
+		ps := psBuf[:0]
 		for part := range strings.SplitSeq(u.RawQuery, "&") {
 			if part == "" {
 				continue

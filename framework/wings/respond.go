@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
+	"strings"
 	"sync"
 
 	"github.com/labstack/echo/v4"
@@ -26,13 +28,39 @@ func Callback(c echo.Context) string {
 	return ""
 }
 
-// queryParam is c.QueryParam without parsing an empty query (echo parses
-// the query into a map on first use, even when there is none).
+// queryParam is c.QueryParam(name) — the first value, pairs with a ';' in
+// the key or a bad escape skipped, as url.ParseQuery does — read straight
+// from the raw query: echo parses the whole query into a map on first use,
+// and a cache hit asks only for the callback and the fields.
 func queryParam(c echo.Context, name string) string {
-	if c.Request().URL.RawQuery == "" {
-		return ""
+	raw := c.Request().URL.RawQuery
+	for raw != "" {
+		var pair string
+		pair, raw, _ = strings.Cut(raw, "&")
+		key, value, _ := strings.Cut(pair, "=")
+		if strings.Contains(key, ";") {
+			continue
+		}
+		if strings.ContainsAny(key, "%+") {
+			k, err := url.QueryUnescape(key)
+			if err != nil {
+				continue
+			}
+			key = k
+		}
+		if key != name {
+			continue
+		}
+		if strings.ContainsAny(value, "%+") {
+			v, err := url.QueryUnescape(value)
+			if err != nil {
+				continue
+			}
+			value = v
+		}
+		return value
 	}
-	return c.QueryParam(name)
+	return ""
 }
 
 // callbackGuard rejects a malformed callback before any work is done.
@@ -116,8 +144,8 @@ func SetDataSink(c echo.Context, sink DataSink) { c.Set(keyDataSink, sink) }
 func write(c echo.Context, status int, body []byte) error {
 	h := c.Response().Header()
 	if cb := Callback(c); cb != "" && render.ValidCallback(cb) && c.Get(keyNoJSONP) == nil {
-		h.Set(echo.HeaderContentType, "application/javascript; charset=utf-8")
-		h.Set("X-Content-Type-Options", "nosniff")
+		vals := [2]string{"application/javascript; charset=utf-8", "nosniff"} // one allocation for both
+		h[echo.HeaderContentType], h["X-Content-Type-Options"] = vals[0:1:1], vals[1:2:2]
 		bp := getBuf()
 		wrapped := render.JSONP((*bp)[:0], cb, body)
 		defer putBuf(bp, wrapped)

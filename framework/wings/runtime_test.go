@@ -603,3 +603,28 @@ func TestMiddlewareComposedOnce(t *testing.T) {
 		t.Fatalf("handler log lines carry request ids %v; want req-0..req-2", ids)
 	}
 }
+
+// The callback and fields parameters are read as url.ParseQuery reads
+// them: first value, escapes decoded, pairs with ';' in the key skipped.
+func TestQueryParamLikeParseQuery(t *testing.T) {
+	t.Parallel()
+	rt, _ := newRuntime(t, nil, wings.Route{Method: http.MethodGet, Path: "/q", Handler: func(c echo.Context) error {
+		return wings.JSON(c, map[string]any{"a": 1, "b": map[string]any{"c": 2}})
+	}})
+	for _, tc := range []struct{ query, want string }{
+		{"callback=cb1&callback=cb2", "/**/cb1("},
+		{"_callback=u&callback=c", "/**/c("},
+		{"c%61llback=esc", "/**/esc("},
+		{"callback=a%2Eb", "/**/a.b("},
+		{"x;callback=bad&callback=ok", "/**/ok("},
+		{"callback=%zz&_callback=second", "/**/second("},
+		{"fields=b.c&callback=f", `/**/f({"code":0,"data":{"b":{"c":2}}});`},
+		{"fields=b%2Ec", `{"code":0,"data":{"b":{"c":2}}}`},
+		{"", `{"code":0,"data":{"a":1,"b":{"c":2}}}`},
+	} {
+		w := do(rt, http.MethodGet, "/q?"+tc.query)
+		if w.Code != 200 || !strings.HasPrefix(w.Body.String(), tc.want) {
+			t.Errorf("?%s: %d %s; want prefix %s", tc.query, w.Code, w.Body, tc.want)
+		}
+	}
+}
