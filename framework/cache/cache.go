@@ -107,6 +107,8 @@ type Cache struct {
 	bg     context.Context
 
 	requests *prometheus.CounterVec // layer, result
+	seriesMu sync.RWMutex
+	series   map[[2]string]prometheus.Counter // requests' children, made at first use
 
 	mu     sync.Mutex
 	routes []*routePolicy // cached routes, retuned by reload
@@ -158,7 +160,25 @@ func New(rt *wings.Runtime) (*Cache, error) {
 	return c, nil
 }
 
-func (c *Cache) count(layer, result string) { c.requests.WithLabelValues(layer, result).Inc() }
+// count adds one to wings_cache_requests_total{layer,result}. The child
+// series are kept once made: a cache hit counts on every request, and a
+// label lookup costs more than the rest of the counting.
+func (c *Cache) count(layer, result string) {
+	k := [2]string{layer, result}
+	c.seriesMu.RLock()
+	ctr, ok := c.series[k]
+	c.seriesMu.RUnlock()
+	if !ok {
+		ctr = c.requests.WithLabelValues(layer, result)
+		c.seriesMu.Lock()
+		if c.series == nil {
+			c.series = make(map[[2]string]prometheus.Counter)
+		}
+		c.series[k] = ctr
+		c.seriesMu.Unlock()
+	}
+	ctr.Inc()
+}
 
 // GetOrLoad returns the value under key, computing it with load on a miss
 // and keeping it fresh for ttl. When load fails, a value up to another ttl
