@@ -24,9 +24,11 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
 	"github.com/wings-bff/wings/framework/apperr"
@@ -95,6 +97,7 @@ const KeyUnmatched = "wings.unmatched"
 // Metrics records wings_http_requests_total, the latency histogram and, for
 // failures, wings_http_errors_total by error kind.
 func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
+	var series httpSeries
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -105,14 +108,55 @@ func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			route, method := Route(c), sanitizeMethod(c.Request().Method)
-			m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(c.Response().Status)).Inc()
-			m.HTTPDuration.WithLabelValues(route, method).Observe(time.Since(start).Seconds())
+			s := series.get(m, route, method, c.Response().Status)
+			s.requests.Inc()
+			s.duration.Observe(time.Since(start).Seconds())
 			if kind, ok := c.Get(KeyErrorKind).(string); ok {
 				m.HTTPErrors.WithLabelValues(route, kind).Inc()
 			}
 			return nil
 		}
 	}
+}
+
+// httpSeries keeps the child series of each (route, method, status) once
+// made: looking them up by label values on every request costs more than
+// the rest of the middleware. Routes are templates and methods a fixed
+// set, so the map stays small.
+type httpSeries struct {
+	mu sync.RWMutex
+	m  map[seriesKey]*routeSeries
+}
+
+type seriesKey struct {
+	route, method string
+	status        int
+}
+
+type routeSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (h *httpSeries) get(m *metrics.Registry, route, method string, status int) *routeSeries {
+	k := seriesKey{route, method, status}
+	h.mu.RLock()
+	s, ok := h.m[k]
+	h.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = &routeSeries{
+		requests: m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)),
+		duration: m.HTTPDuration.WithLabelValues(route, method),
+	}
+	h.mu.Lock()
+	if h.m == nil {
+		h.m = make(map[seriesKey]*routeSeries)
+	}
+	h.m[k] = s
+	h.mu.Unlock()
+	return s
 }
 
 func sanitizeMethod(m string) string {
