@@ -258,8 +258,10 @@ func (d *AnalyticsDAO) funnelRollupDay(steps []string, window int, from, to time
 
 // Funnel returns, for each step, the users of biz who reached it in order
 // within window seconds, among events in [from, to), and the table that
-// answered: the per-user windowFunnel states of agg_funnel_user_day when
-// they hold this funnel (see funnelRollupDay), else the raw events.
+// answered. When the funnel is the home one (see funnelRollupDay): the
+// day's latest snapshot plus the rows after its cut (funnel_snapshots,
+// funnelstate.go) if one is usable, else the per-user windowFunnel states
+// of agg_funnel_user_day; any other funnel: the raw events. All are exact.
 func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, string, error) {
 	ch, err := d.client()
 	if err != nil {
@@ -271,6 +273,18 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
 	var q, table string
 	var args []any
 	if day, ok := d.funnelRollupDay(steps, window, from, to); ok {
+		f, err := d.funnelDay(biz, from)
+		if err != nil {
+			return nil, "", err
+		}
+		out, ok, err := d.funnelFromState(ctx, ch, f, len(steps))
+		if err == nil && ok {
+			return out, TableFunnelState, nil
+		}
+		if err != nil && ctx.Err() != nil {
+			return nil, "", chErr(err)
+		}
+		// No usable snapshot (or its tables are gone): the states.
 		table = TableFunnelUser
 		args = []any{clickhouse.Named("biz", biz), clickhouse.Named("day", day)}
 		q = `SELECT level, count() AS users FROM (

@@ -27,6 +27,9 @@ type DashSource interface {
 	Series(ctx context.Context, table, biz string, from, to time.Time, f dao.Filters, withUV bool) ([]dao.Bucket, dao.Bucket, error)
 	Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.RankItem, error)
 	Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, string, error)
+	// RefreshFunnelState advances the live home funnel's snapshot of biz on
+	// the day starting at day (see dao.AnalyticsDAO.RefreshFunnelState).
+	RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (dao.FunnelStateRun, error)
 }
 
 // PayloadStore keeps precomputed home payloads.
@@ -79,9 +82,33 @@ type Home struct {
 // was precomputed.
 const noDataMsg = "analytics store unavailable and no precomputed dashboard for %s yet; retry shortly"
 
-// Precompute computes and stores the home payload of biz.
+// funnelYesterdayGrace is how long after midnight the job still advances
+// yesterday's funnel snapshot (to the day's end, then for late rows).
+const funnelYesterdayGrace = time.Hour
+
+// Precompute advances the live funnel snapshot of biz (today, and
+// yesterday shortly after midnight), then computes and stores its home
+// payload. A failed snapshot does not stop the payload: the funnel is then
+// answered from agg_funnel_user_day.
 func (s *DashService) Precompute(ctx context.Context, biz string) error {
 	today := s.Today()
+	var errs []error
+	days := []time.Time{today}
+	if s.now().Sub(today) < funnelYesterdayGrace {
+		days = append(days, today.AddDate(0, 0, -1))
+	}
+	for _, day := range days {
+		if _, err := s.src.RefreshFunnelState(ctx, biz, day, s.now()); err != nil {
+			errs = append(errs, fmt.Errorf("funnel state %s %s: %w", biz, day.Format(time.DateOnly), err))
+		}
+	}
+	if err := s.precomputeHome(ctx, biz, today); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+func (s *DashService) precomputeHome(ctx context.Context, biz string, today time.Time) error {
 	rt, err := s.liveRealtime(ctx, biz, HomeEvent, today)
 	if err != nil {
 		return err
