@@ -227,16 +227,18 @@ func (d *AnalyticsDAO) funnelFromState(ctx context.Context, ch *chclient.Client,
 	if snap.Total == snap.Before {
 		return out, true, nil
 	}
+	// Only users who can reach a step anew need windowFunnel: below step 4
+	// and, unless new today, with a click, cart or order after the cut.
 	q := `SELECT r, t, count() AS users FROM (
   SELECT level AS t, ` + funnelWF + ` AS r
   FROM (
-    SELECT user_id, arrayConcat(syn, ts) AS a, level FROM (
-      SELECT user_id, groupArray(` + funnelScaledExpr + `) AS ts
+    SELECT user_id, arrayConcat(syn, ts) AS a, level, deep FROM (
+      SELECT user_id, groupArray(` + funnelScaledExpr + `) AS ts, max(step) > 1 AS deep
       FROM funnel_events
       WHERE business_line = @biz AND event_time >= toDateTime(@cut) AND event_time < toDateTime(@end)
       GROUP BY user_id
     ) ANY LEFT JOIN ` + funnelJoinTable(snap.State) + ` USING user_id
-  )
+  ) WHERE level = 0 OR deep AND level < 4
 ) WHERE r > t GROUP BY r, t`
 	var rows []struct {
 		R     uint8  `ch:"r"`
