@@ -104,6 +104,7 @@ type Group struct {
 	mu       sync.Mutex
 	degraded []string
 	stale    []string
+	pending  []func() // calls started by Go, for Wait to run if no goroutine has yet
 }
 
 // New returns a group whose calls run under a child of ctx, cancelled when
@@ -137,7 +138,22 @@ func (g *Group) fail(err error) {
 }
 
 // Wait waits for every call and returns the first required failure.
+//
+// While it waits, it runs itself any call whose goroutine has not started
+// yet (each call runs exactly once, whoever gets to it first). The waiting
+// goroutine — for a handler, the connection's goroutine with a stack
+// already grown by earlier requests — then does that work instead of
+// idling while a fresh goroutine grows its stack through the upstream
+// client; the calls still run concurrently, since each keeps its own
+// goroutine ready.
 func (g *Group) Wait() error {
+	g.mu.Lock()
+	pending := g.pending
+	g.pending = nil
+	g.mu.Unlock()
+	for _, run := range pending {
+		run()
+	}
 	g.wg.Wait()
 	g.cancel()
 	return g.err
@@ -244,11 +260,21 @@ func (f *Future[T]) Value() T {
 	return f.val
 }
 
-// Go starts fn in g. The name labels metrics and the degraded and stale
-// lists, so it must come from code, never from input.
+// Go starts fn in g: in a goroutine of its own, or in Wait's goroutine if
+// Wait gets to it first. The name labels metrics and the degraded and
+// stale lists, so it must come from code, never from input.
 func Go[T any](g *Group, name string, fn func(ctx context.Context) (T, error), opts ...Option) *Future[T] {
 	f, o := newCall[T](g, name, opts)
-	go f.run(g, o, fn)
+	var claimed atomic.Bool
+	run := func() {
+		if claimed.CompareAndSwap(false, true) {
+			f.run(g, o, fn)
+		}
+	}
+	g.mu.Lock()
+	g.pending = append(g.pending, run)
+	g.mu.Unlock()
+	go run()
 	return f
 }
 
