@@ -186,11 +186,12 @@ func (c *Client) BreakerState() int {
 // Identical concurrent calls (same path and query) share one request when
 // upstreams.<name>.coalesce is on; each caller decodes its own copy.
 func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, out any) error {
-	body, err := c.get(ctx, path, query)
+	body, sole, err := c.get(ctx, path, query)
 	if err != nil || out == nil {
 		return err
 	}
-	if ok, err := decodeFast(&c.plans, body, out); ok {
+	// A body only this caller holds can back its RawMessages directly.
+	if ok, err := decodeFast(&c.plans, body, out, sole); ok {
 		if err != nil {
 			return apperr.Upstream(c.name, fmt.Errorf("GET %s: schema: %w", path, err))
 		}
@@ -210,12 +211,13 @@ func (c *Client) GetJSON(ctx context.Context, path string, query url.Values, out
 // under its own context; if that caller goes away first, a caller still
 // waiting makes it again, so one client going away does not fail the
 // others; every caller stops waiting at its own deadline.
-func (c *Client) get(ctx context.Context, path string, query url.Values) ([]byte, error) {
+func (c *Client) get(ctx context.Context, path string, query url.Values) (body []byte, sole bool, err error) {
 	u := c.url(path, query)
 	if !c.coalesce {
-		return c.fetch(ctx, path, u)
+		body, err := c.fetch(ctx, path, u)
+		return body, true, err
 	}
-	body, shared, err := c.flights.do(ctx, u, func(ctx context.Context) ([]byte, error) {
+	body, shared, sole, err := c.flights.do(ctx, u, func(ctx context.Context) ([]byte, error) {
 		return c.fetch(ctx, path, u)
 	})
 	if shared {
@@ -223,12 +225,12 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) ([]byte
 	}
 	// When this caller stopped waiting, err is ctx.Err() itself.
 	if err == nil || err != ctx.Err() {
-		return body, err
+		return body, sole, err
 	}
 	if errors.Is(err, context.DeadlineExceeded) {
-		return nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, ctx.Err()))
+		return nil, false, apperr.Upstream(c.name, fmt.Errorf("GET %s: %w", path, ctx.Err()))
 	}
-	return nil, apperr.Upstream(c.name, fmt.Errorf("GET %s: canceled: %w", path, ctx.Err()))
+	return nil, false, apperr.Upstream(c.name, fmt.Errorf("GET %s: canceled: %w", path, ctx.Err()))
 }
 
 // fetch makes the call with retries.

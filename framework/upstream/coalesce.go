@@ -26,25 +26,29 @@ type flight struct {
 	body      []byte
 	err       error
 	abandoned bool // the leader's context ended before the call did
+	followers int  // callers that waited for it; under coalescer.mu
 }
 
 // do returns fn's result for key, calling fn in this goroutine unless an
 // identical call is in flight, in which case it waits for that one (or
 // for its own ctx: then the error is ctx.Err() itself). shared reports
-// that the result came from another caller's call.
-func (g *coalescer) do(ctx context.Context, key string, fn func(ctx context.Context) ([]byte, error)) (body []byte, shared bool, err error) {
+// that the result came from another caller's call; sole that this caller
+// made the call and nobody else received its body, so it may keep
+// references into it.
+func (g *coalescer) do(ctx context.Context, key string, fn func(ctx context.Context) ([]byte, error)) (body []byte, shared, sole bool, err error) {
 	for {
 		g.mu.Lock()
 		if f, ok := g.flights[key]; ok {
+			f.followers++
 			g.mu.Unlock()
 			select {
 			case <-f.done:
 				if f.abandoned && ctx.Err() == nil {
 					continue // the leader went away: take the call over
 				}
-				return f.body, true, f.err
+				return f.body, true, false, f.err
 			case <-ctx.Done():
-				return nil, false, ctx.Err()
+				return nil, false, false, ctx.Err()
 			}
 		}
 		f := &flight{done: make(chan struct{}), abandoned: true}
@@ -54,7 +58,10 @@ func (g *coalescer) do(ctx context.Context, key string, fn func(ctx context.Cont
 		g.flights[key] = f
 		g.mu.Unlock()
 		g.lead(ctx, key, f, fn)
-		return f.body, false, f.err
+		g.mu.Lock() // the flight has left the map: no one joins any more
+		sole := f.followers == 0
+		g.mu.Unlock()
+		return f.body, false, sole, f.err
 	}
 }
 

@@ -17,7 +17,7 @@ func TestCoalescerLeaderPanic(t *testing.T) {
 	panicked := make(chan any, 1)
 	go func() {
 		defer func() { panicked <- recover() }()
-		_, _, _ = g.do(context.Background(), "k", func(context.Context) ([]byte, error) {
+		_, _, _, _ = g.do(context.Background(), "k", func(context.Context) ([]byte, error) {
 			close(entered)
 			<-release
 			panic("boom")
@@ -30,7 +30,7 @@ func TestCoalescerLeaderPanic(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			b, _, err := g.do(context.Background(), "k", func(context.Context) ([]byte, error) {
+			b, _, _, err := g.do(context.Background(), "k", func(context.Context) ([]byte, error) {
 				return []byte("ok"), nil
 			})
 			if err != nil {
@@ -60,7 +60,7 @@ func TestCoalescerSharesErrors(t *testing.T) {
 	entered, release := make(chan struct{}), make(chan struct{})
 	boom := errors.New("upstream said no")
 	go func() {
-		_, _, _ = g.do(context.Background(), "k", func(context.Context) ([]byte, error) {
+		_, _, _, _ = g.do(context.Background(), "k", func(context.Context) ([]byte, error) {
 			close(entered)
 			<-release
 			return nil, boom
@@ -69,7 +69,7 @@ func TestCoalescerSharesErrors(t *testing.T) {
 	<-entered
 	done := make(chan error, 1)
 	go func() {
-		_, shared, err := g.do(context.Background(), "k", func(context.Context) ([]byte, error) {
+		_, shared, _, err := g.do(context.Background(), "k", func(context.Context) ([]byte, error) {
 			t.Error("the follower made its own call")
 			return nil, nil
 		})
@@ -82,5 +82,39 @@ func TestCoalescerSharesErrors(t *testing.T) {
 	close(release)
 	if err := <-done; !errors.Is(err, boom) {
 		t.Fatalf("follower error = %v; want the leader's", err)
+	}
+}
+
+// sole is true only for a leader whose body nobody else received.
+func TestCoalescerSole(t *testing.T) {
+	t.Parallel()
+	var g coalescer
+	ok := func(context.Context) ([]byte, error) { return []byte("x"), nil }
+	if _, shared, sole, _ := g.do(context.Background(), "k", ok); shared || !sole {
+		t.Fatalf("lone caller: shared %v sole %v; want false, true", shared, sole)
+	}
+	entered, release := make(chan struct{}), make(chan struct{})
+	leader := make(chan bool, 1)
+	go func() {
+		_, _, sole, _ := g.do(context.Background(), "k", func(context.Context) ([]byte, error) {
+			close(entered)
+			<-release
+			return []byte("y"), nil
+		})
+		leader <- sole
+	}()
+	<-entered
+	follower := make(chan [2]bool, 1)
+	go func() {
+		_, shared, sole, _ := g.do(context.Background(), "k", ok)
+		follower <- [2]bool{shared, sole}
+	}()
+	time.Sleep(20 * time.Millisecond)
+	close(release)
+	if sole := <-leader; sole {
+		t.Error("leader with a follower: sole; its body was shared")
+	}
+	if f := <-follower; !f[0] || f[1] {
+		t.Errorf("follower: shared %v sole %v; want true, false", f[0], f[1])
 	}
 }

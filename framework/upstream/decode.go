@@ -139,8 +139,10 @@ func implements(t, iface reflect.Type) bool {
 var errDecodeType = errors.New("wrong JSON type")
 
 // decodeFast decodes body into out when out is a pointer to a struct the
-// plan handles, and reports whether it did. body must be valid JSON.
-func decodeFast(pc *planCache, body []byte, out any) (bool, error) {
+// plan handles, and reports whether it did. body must be valid JSON. With
+// alias, RawMessage values are slices of body (capacity-limited, so an
+// append copies) instead of copies: only for a body nobody else holds.
+func decodeFast(pc *planCache, body []byte, out any, alias bool) (bool, error) {
 	rv := reflect.ValueOf(out)
 	if rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
 		return false, nil
@@ -162,7 +164,7 @@ func decodeFast(pc *planCache, body []byte, out any) (bool, error) {
 		if f == nil || err != nil {
 			return err
 		}
-		if err := f.set(sv.Field(f.index), value); err != nil {
+		if err := f.set(sv.Field(f.index), value, alias); err != nil {
 			return fmt.Errorf("member %q: %w", f.name, err)
 		}
 		return nil
@@ -194,7 +196,13 @@ func (p *structPlan) lookup(quotedKey []byte) (*fieldPlan, error) {
 	return nil, nil
 }
 
-func (f *fieldPlan) set(fv reflect.Value, v []byte) error {
+func (f *fieldPlan) set(fv reflect.Value, v []byte, alias bool) error {
+	own := func(b []byte) []byte {
+		if alias {
+			return b[:len(b):len(b)]
+		}
+		return bytes.Clone(b)
+	}
 	if v[0] == 'n' { // null
 		switch {
 		case f.kind == kindRaw:
@@ -212,12 +220,12 @@ func (f *fieldPlan) set(fv reflect.Value, v []byte) error {
 	}
 	switch f.kind {
 	case kindRaw:
-		fv.SetBytes(bytes.Clone(v))
+		fv.SetBytes(own(v))
 	case kindRawSlice:
 		if v[0] != '[' {
 			return typeErr(v, f)
 		}
-		items, err := splitArray(bytes.Clone(v))
+		items, err := splitArray(own(v))
 		if err != nil {
 			return err
 		}

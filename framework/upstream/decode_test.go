@@ -41,17 +41,20 @@ type envWide struct {
 // differ. body must be valid JSON.
 func decodeBoth[T any](t *testing.T, pc *planCache, body []byte) {
 	t.Helper()
-	var want, got T
+	var want T
 	wantErr := json.Unmarshal(body, &want)
-	ok, gotErr := decodeFast(pc, body, &got)
-	if !ok {
-		t.Fatalf("%T: not handled by the fast decoder", got)
-	}
-	if (wantErr == nil) != (gotErr == nil) {
-		t.Fatalf("%s into %T: encoding/json error %v, fast error %v", body, got, wantErr, gotErr)
-	}
-	if wantErr == nil && !reflect.DeepEqual(want, got) {
-		t.Fatalf("%s into %T:\nencoding/json %#v\nfast          %#v", body, got, want, got)
+	for _, alias := range []bool{false, true} {
+		var got T
+		ok, gotErr := decodeFast(pc, body, &got, alias)
+		if !ok {
+			t.Fatalf("%T: not handled by the fast decoder", got)
+		}
+		if (wantErr == nil) != (gotErr == nil) {
+			t.Fatalf("%s into %T (alias %v): encoding/json error %v, fast error %v", body, got, alias, wantErr, gotErr)
+		}
+		if wantErr == nil && !reflect.DeepEqual(want, got) {
+			t.Fatalf("%s into %T (alias %v):\nencoding/json %#v\nfast          %#v", body, got, alias, want, got)
+		}
 	}
 }
 
@@ -121,7 +124,7 @@ func TestDecodeFastDeclines(t *testing.T) {
 		N int `json:"n,string"`
 	}
 	for _, out := range []any{&map[string]any{}, &[]any{}, &nested{}, &embedded{}, &stringOpt{}, envA{}} {
-		if ok, _ := decodeFast(&pc, []byte(`{"n":"1"}`), out); ok {
+		if ok, _ := decodeFast(&pc, []byte(`{"n":"1"}`), out, false); ok {
 			t.Errorf("%T: handled, want encoding/json", out)
 		}
 	}
@@ -133,10 +136,10 @@ func TestDecodeFastCopiesPayload(t *testing.T) {
 	body := []byte(`{"data":{"a":1},"items":[{"b":2}]}`)
 	var a envA
 	var c envC
-	if _, err := decodeFast(&pc, body, &a); err != nil {
+	if _, err := decodeFast(&pc, body, &a, false); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := decodeFast(&pc, body, &c); err != nil {
+	if _, err := decodeFast(&pc, body, &c, false); err != nil {
 		t.Fatal(err)
 	}
 	for i := range body {
@@ -187,7 +190,7 @@ func BenchmarkEnvelopeDecode(b *testing.B) {
 		b.ReportAllocs()
 		for b.Loop() {
 			var r envA
-			if _, err := decodeFast(&pc, body, &r); err != nil {
+			if _, err := decodeFast(&pc, body, &r, false); err != nil {
 				b.Fatal(err)
 			}
 		}
