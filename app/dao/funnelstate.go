@@ -58,7 +58,7 @@ const (
 	// snapshot, so the lag doubles each time that happens and shrinks by a
 	// quarter after funnelRelaxRuns clean runs.
 	funnelMinLag    = 15 * time.Second
-	funnelMaxLag    = 10 * time.Minute
+	funnelMaxLag    = 5 * time.Minute
 	funnelRelaxRuns = 60
 	// funnelMaxTail is the most rows after the cut a live answer reads;
 	// beyond it (a stalled job) agg_funnel_user_day answers.
