@@ -6,14 +6,14 @@
 # this machine) and in-process through ServeHTTP. Prints each throughput
 # relative to the bare handler; target: cache hit >= 0.80x over loopback.
 #
-# Knobs: BENCH_CACHE_BENCHTIME (2s per case), BENCH_CACHE_COUNT (3 rounds;
+# Knobs: BENCH_CACHE_BENCHTIME (2s per case), BENCH_CACHE_COUNT (5 rounds;
 # the median is reported).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 GO=${GO:-go}
 benchtime=${BENCH_CACHE_BENCHTIME:-2s}
-count=${BENCH_CACHE_COUNT:-3}
+count=${BENCH_CACHE_COUNT:-5}
 
 echo "== cache: /api/video/:id hit vs uncached vs bare echo (-benchtime $benchtime, median of $count interleaved rounds)"
 # One test binary, run once per round: each round measures every case in
