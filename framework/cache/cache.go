@@ -106,9 +106,8 @@ type Cache struct {
 	ignore []string // exact names, and prefixes ending in *
 	bg     context.Context
 
-	requests *prometheus.CounterVec // layer, result
-	seriesMu sync.RWMutex
-	series   map[[2]string]prometheus.Counter // requests' children, made at first use
+	requests *prometheus.CounterVec                        // layer, result
+	series   metrics.Series[[2]string, prometheus.Counter] // requests' children, kept once made
 
 	mu     sync.Mutex
 	routes []*routePolicy // cached routes, retuned by reload
@@ -160,24 +159,12 @@ func New(rt *wings.Runtime) (*Cache, error) {
 	return c, nil
 }
 
-// count adds one to wings_cache_requests_total{layer,result}. The child
-// series are kept once made: a cache hit counts on every request, and a
-// label lookup costs more than the rest of the counting.
+// count adds one to wings_cache_requests_total{layer,result}; a hit
+// counts on every request, so the child series are kept (metrics.Series).
 func (c *Cache) count(layer, result string) {
-	k := [2]string{layer, result}
-	c.seriesMu.RLock()
-	ctr, ok := c.series[k]
-	c.seriesMu.RUnlock()
-	if !ok {
-		ctr = c.requests.WithLabelValues(layer, result)
-		c.seriesMu.Lock()
-		if c.series == nil {
-			c.series = make(map[[2]string]prometheus.Counter)
-		}
-		c.series[k] = ctr
-		c.seriesMu.Unlock()
-	}
-	ctr.Inc()
+	c.series.Get([2]string{layer, result}, func() prometheus.Counter {
+		return c.requests.WithLabelValues(layer, result)
+	}).Inc()
 }
 
 // GetOrLoad returns the value under key, computing it with load on a miss

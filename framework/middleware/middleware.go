@@ -24,7 +24,6 @@ import (
 	"net/http"
 	"runtime"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -97,7 +96,7 @@ const KeyUnmatched = "wings.unmatched"
 // Metrics records wings_http_requests_total, the latency histogram and, for
 // failures, wings_http_errors_total by error kind.
 func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
-	var series httpSeries
+	var series metrics.Series[seriesKey, routeSeries]
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			start := time.Now()
@@ -108,7 +107,13 @@ func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			route, method := Route(c), sanitizeMethod(c.Request().Method)
-			s := series.get(m, route, method, c.Response().Status)
+			status := c.Response().Status
+			s := series.Get(seriesKey{route, method, status}, func() routeSeries {
+				return routeSeries{
+					requests: m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)),
+					duration: m.HTTPDuration.WithLabelValues(route, method),
+				}
+			})
 			s.requests.Inc()
 			s.duration.Observe(time.Since(start).Seconds())
 			if kind, ok := c.Get(KeyErrorKind).(string); ok {
@@ -119,15 +124,8 @@ func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 	}
 }
 
-// httpSeries keeps the child series of each (route, method, status) once
-// made: looking them up by label values on every request costs more than
-// the rest of the middleware. Routes are templates and methods a fixed
-// set, so the map stays small.
-type httpSeries struct {
-	mu sync.RWMutex
-	m  map[seriesKey]*routeSeries
-}
-
+// seriesKey and routeSeries: the HTTP metrics' child series of one
+// (route template, method, status), kept once made (metrics.Series).
 type seriesKey struct {
 	route, method string
 	status        int
@@ -136,27 +134,6 @@ type seriesKey struct {
 type routeSeries struct {
 	requests prometheus.Counter
 	duration prometheus.Observer
-}
-
-func (h *httpSeries) get(m *metrics.Registry, route, method string, status int) *routeSeries {
-	k := seriesKey{route, method, status}
-	h.mu.RLock()
-	s, ok := h.m[k]
-	h.mu.RUnlock()
-	if ok {
-		return s
-	}
-	s = &routeSeries{
-		requests: m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)),
-		duration: m.HTTPDuration.WithLabelValues(route, method),
-	}
-	h.mu.Lock()
-	if h.m == nil {
-		h.m = make(map[seriesKey]*routeSeries)
-	}
-	h.m[k] = s
-	h.mu.Unlock()
-	return s
 }
 
 func sanitizeMethod(m string) string {
