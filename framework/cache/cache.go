@@ -162,9 +162,12 @@ func New(rt *wings.Runtime) (*Cache, error) {
 // count adds one to wings_cache_requests_total{layer,result}; a hit
 // counts on every request, so the child series are kept (metrics.Series).
 func (c *Cache) count(layer, result string) {
-	c.series.Get([2]string{layer, result}, func() prometheus.Counter {
-		return c.requests.WithLabelValues(layer, result)
-	}).Inc()
+	k := [2]string{layer, result}
+	ctr, ok := c.series.Load(k)
+	if !ok {
+		ctr = c.series.Store(k, c.requests.WithLabelValues(layer, result))
+	}
+	ctr.Inc()
 }
 
 // GetOrLoad returns the value under key, computing it with load on a miss

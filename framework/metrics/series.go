@@ -8,21 +8,27 @@ import "sync"
 // more than the counting itself on a path that counts every request; a
 // read-locked map lookup does not. Keys must come from a bounded set
 // (route templates, fixed outcomes), as labels must anyway.
+//
+//	s, ok := series.Load(k)
+//	if !ok {
+//		s = series.Store(k, vec.WithLabelValues(...))
+//	}
 type Series[K comparable, S any] struct {
 	mu sync.RWMutex
 	m  map[K]S
 }
 
-// Get returns the series for k, made with mk the first time. Racing first
-// calls may both run mk: it must be idempotent, as WithLabelValues is.
-func (s *Series[K, S]) Get(k K, mk func() S) S {
+// Load returns the series kept for k.
+func (s *Series[K, S]) Load(k K) (S, bool) {
 	s.mu.RLock()
 	v, ok := s.m[k]
 	s.mu.RUnlock()
-	if ok {
-		return v
-	}
-	v = mk()
+	return v, ok
+}
+
+// Store keeps v for k and returns it. Racing first calls may both store:
+// what they store must be the same series, as WithLabelValues returns.
+func (s *Series[K, S]) Store(k K, v S) S {
 	s.mu.Lock()
 	if s.m == nil {
 		s.m = make(map[K]S)

@@ -108,12 +108,14 @@ func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 			}
 			route, method := Route(c), sanitizeMethod(c.Request().Method)
 			status := c.Response().Status
-			s := series.Get(seriesKey{route, method, status}, func() routeSeries {
-				return routeSeries{
+			k := seriesKey{route, method, status}
+			s, ok := series.Load(k)
+			if !ok {
+				s = series.Store(k, routeSeries{
 					requests: m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)),
 					duration: m.HTTPDuration.WithLabelValues(route, method),
-				}
-			})
+				})
+			}
 			s.requests.Inc()
 			s.duration.Observe(time.Since(start).Seconds())
 			if kind, ok := c.Get(KeyErrorKind).(string); ok {
