@@ -280,11 +280,7 @@ type FunnelStateRun struct {
 // day's end once that has passed). The dash_precompute job calls it for
 // today and, for a while after midnight, yesterday.
 func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (FunnelStateRun, error) {
-	ch, err := d.client()
-	if err != nil {
-		return FunnelStateRun{}, err
-	}
-	f, err := d.funnelDay(biz, day)
+	ch, f, err := d.funnelClient(biz, day)
 	if err != nil {
 		return FunnelStateRun{}, err
 	}
@@ -322,11 +318,7 @@ func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, 
 // day at cut (a multiple of 10 s inside the day). The benchmark uses it to
 // place the cut where the rows after it match a given tail.
 func (d *AnalyticsDAO) BuildFunnelState(ctx context.Context, biz string, day, cut time.Time) (FunnelStateRun, error) {
-	ch, err := d.client()
-	if err != nil {
-		return FunnelStateRun{}, err
-	}
-	f, err := d.funnelDay(biz, day)
+	ch, f, err := d.funnelClient(biz, day)
 	if err != nil {
 		return FunnelStateRun{}, err
 	}
@@ -338,6 +330,17 @@ func (d *AnalyticsDAO) BuildFunnelState(ctx context.Context, biz string, day, cu
 		return FunnelStateRun{}, chErr(err)
 	}
 	return d.buildFunnelState(ctx, ch, f, cut, prev)
+}
+
+// funnelClient returns the ClickHouse client and the funnel day of biz
+// starting at day, for the snapshot builders.
+func (d *AnalyticsDAO) funnelClient(biz string, day time.Time) (*chclient.Client, funnelDay, error) {
+	ch, err := d.client()
+	if err != nil {
+		return nil, funnelDay{}, err
+	}
+	f, err := d.funnelDay(biz, day)
+	return ch, f, err
 }
 
 func (d *AnalyticsDAO) funnelDay(biz string, day time.Time) (funnelDay, error) {
