@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
+	"strings"
 
 	"github.com/wings-bff/wings/framework/internal/jsonscan"
 )
@@ -71,22 +73,86 @@ func (m *Mapper[T]) mapDirect(raw []byte, out *T) bool {
 
 func (m *Mapper[T]) walk(raw []byte, nodes []directNode, rv reflect.Value) error {
 	return jsonscan.ObjectEach(raw, func(quoted, value []byte) error {
-		n := findNode(nodes, quoted)
-		if n == nil {
-			return nil
-		}
-		if n.field < 0 {
-			if value[0] != '{' {
-				return errIndirect
-			}
-			return m.walk(value, n.children, rv)
-		}
-		f := &m.fields[n.field]
-		if !setRaw(rv.Field(f.index), f.kind, value) {
+		return m.member(quoted, value, nodes, rv)
+	})
+}
+
+// member sets what one member of an object holds for the plan's nodes.
+func (m *Mapper[T]) member(quoted, value []byte, nodes []directNode, rv reflect.Value) error {
+	n := findNode(nodes, quoted)
+	if n == nil {
+		return nil
+	}
+	if n.field < 0 {
+		if value[0] != '{' {
 			return errIndirect
 		}
-		return nil
-	})
+		return m.walk(value, n.children, rv)
+	}
+	f := &m.fields[n.field]
+	if !setRaw(rv.Field(f.index), f.kind, value) {
+		return errIndirect
+	}
+	return nil
+}
+
+// MapJSONInt is MapJSON(raw) together with Int(DecodeObject(raw, key), key):
+// the model and one more top-level integer member of the same object (say
+// the id the next upstream call needs). When the direct path applies both
+// come from one scan of raw, with no intermediate map; otherwise, and for
+// any value the scan does not read the way Int would, it makes the two
+// calls. The results and errors are exactly theirs (a fuzz test compares).
+func (m *Mapper[T]) MapJSONInt(raw []byte, key string) (T, int64, error) {
+	if m.direct != nil && !strings.Contains(key, ".") {
+		var out T
+		var member []byte
+		rv := reflect.ValueOf(&out).Elem()
+		err := jsonscan.ObjectEach(raw, func(quoted, value []byte) error {
+			if string(quoted[1:len(quoted)-1]) == key {
+				member = value // the last one wins, as in DecodeObject
+			}
+			return m.member(quoted, value, m.direct, rv)
+		})
+		if err == nil {
+			if n, ok := rawInt(member); ok {
+				return out, n, nil
+			}
+		}
+	}
+	v, err := m.MapJSON(raw)
+	if err != nil {
+		return v, 0, err
+	}
+	obj, err := DecodeObject(raw, key)
+	if err != nil {
+		return v, 0, err
+	}
+	n, err := Int(obj, key)
+	return v, n, err
+}
+
+// rawInt is Int's fast path on a member's JSON: a valid JSON integer, or a
+// string without escapes holding one (spaces around it allowed); false for
+// anything else, including a missing member (nil).
+func rawInt(v []byte) (int64, bool) {
+	var s []byte
+	switch {
+	case len(v) == 0:
+		return 0, false
+	case v[0] == '"':
+		s = v[1 : len(v)-1]
+		if bytes.IndexByte(s, '\\') >= 0 {
+			return 0, false
+		}
+		s = bytes.TrimSpace(s)
+	default:
+		if !jsonscan.Valid(v) {
+			return 0, false
+		}
+		s = v
+	}
+	n, err := strconv.ParseInt(string(s), 10, 64)
+	return n, err == nil
 }
 
 // findNode returns the node for a member key; keys with escapes take the

@@ -90,3 +90,62 @@ func FuzzMapJSONDirect(f *testing.F) {
 		compareDirect(t, m, raw)
 	})
 }
+
+// twoCalls is what MapJSONInt stands for.
+func twoCalls[T any](m *Mapper[T], raw []byte, key string) (T, int64, error) {
+	v, err := m.MapJSON(raw)
+	if err != nil {
+		return v, 0, err
+	}
+	obj, err := DecodeObject(raw, key)
+	if err != nil {
+		return v, 0, err
+	}
+	n, err := Int(obj, key)
+	return v, n, err
+}
+
+func compareMapJSONInt(t *testing.T, m *Mapper[directModel], raw []byte, key string) {
+	t.Helper()
+	got, gotN, gerr := m.MapJSONInt(raw, key)
+	want, wantN, werr := twoCalls(m, raw, key)
+	if (gerr == nil) != (werr == nil) || gerr != nil && gerr.Error() != werr.Error() ||
+		!reflect.DeepEqual(got, want) || gotN != wantN {
+		t.Fatalf("MapJSONInt(%s, %q) = %+v, %d, %v; MapJSON then Int: %+v, %d, %v", raw, key, got, gotN, gerr, want, wantN, werr)
+	}
+}
+
+func TestMapJSONIntMatchesTwoCalls(t *testing.T) {
+	m := directMapper(t)
+	for _, raw := range []string{
+		`{"qipuId":42,"name":"Video 42","duration":"00:42:10","albumId":7,"img":{"url":"u","meta":{"n":"7"}}}`,
+		`{"albumId":"7"}`, `{"albumId":" 7 "}`, `{"albumId":-7}`, `{"albumId":7.0}`, `{"albumId":1e3}`,
+		`{"albumId":"1e3"}`, `{"albumId":"x"}`, `{"albumId":null}`, `{"albumId":true}`, `{"albumId":{"a":1}}`,
+		`{"albumId":[7]}`, `{"albumId":"\u0037"}`, `{"album\u0049d":7}`, `{"albumId":1,"albumId":2}`,
+		`{"albumId":99999999999999999999}`, `{"albumId":01}`, `{"qipuId":1}`, `{"qipuId":null,"albumId":3}`,
+		`{"name":{"a":1},"albumId":3}`, `{}`, `[]`, `"s"`, `{"albumId":7`, ``,
+	} {
+		compareMapJSONInt(t, m, []byte(raw), "albumId")
+	}
+	compareMapJSONInt(t, m, []byte(`{"img":{"meta":{"n":3}}}`), "img.meta.n")
+	// The one-scan path is taken for the common answer.
+	if got, n, err := m.MapJSONInt([]byte(`{"qipuId":42,"albumId":"7","x":[1]}`), "albumId"); err != nil || n != 7 || got.ID != 42 {
+		t.Fatalf("got %+v, %d, %v", got, n, err)
+	}
+}
+
+func FuzzMapJSONInt(f *testing.F) {
+	for _, s := range []string{
+		`{"qipuId":42,"name":"V","albumId":7,"img":{"url":"u","meta":{"n":1}}}`,
+		`{"albumId":"7"}`, `{"albumId":1.5}`, `{"albumId":null,"albumId":"2"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	m := directMapper(f)
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		if !json.Valid(raw) {
+			return // upstream bodies are validated before formatters see them
+		}
+		compareMapJSONInt(t, m, raw, "albumId")
+	})
+}
