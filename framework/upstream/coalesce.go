@@ -22,6 +22,9 @@ type coalescer struct {
 }
 
 type flight struct {
+	// done is closed when the flight ends. It is made by the first
+	// follower, under coalescer.mu: most calls have none, and the channel
+	// would be an allocation per call for nothing.
 	done      chan struct{}
 	body      []byte
 	err       error
@@ -40,9 +43,13 @@ func (g *coalescer) do(ctx context.Context, key string, fn func(ctx context.Cont
 		g.mu.Lock()
 		if f, ok := g.flights[key]; ok {
 			f.followers++
+			if f.done == nil {
+				f.done = make(chan struct{})
+			}
+			done := f.done
 			g.mu.Unlock()
 			select {
-			case <-f.done:
+			case <-done:
 				if f.abandoned && ctx.Err() == nil {
 					continue // the leader went away: take the call over
 				}
@@ -51,7 +58,7 @@ func (g *coalescer) do(ctx context.Context, key string, fn func(ctx context.Cont
 				return nil, false, false, ctx.Err()
 			}
 		}
-		f := &flight{done: make(chan struct{}), abandoned: true}
+		f := &flight{abandoned: true}
 		if g.flights == nil {
 			g.flights = make(map[string]*flight)
 		}
@@ -71,8 +78,11 @@ func (g *coalescer) lead(ctx context.Context, key string, f *flight, fn func(ctx
 	defer func() {
 		g.mu.Lock()
 		delete(g.flights, key)
+		done := f.done // no follower can join any more
 		g.mu.Unlock()
-		close(f.done)
+		if done != nil {
+			close(done)
+		}
 	}()
 	f.body, f.err = fn(ctx)
 	f.abandoned = f.err != nil && ctx.Err() != nil

@@ -118,3 +118,15 @@ func TestCoalescerSole(t *testing.T) {
 		t.Errorf("follower: shared %v sole %v; want true, false", f[0], f[1])
 	}
 }
+
+// A call nobody joins costs its flight record only: the channel followers
+// wait on is made by the first follower.
+func TestCoalescerLoneCallAllocs(t *testing.T) {
+	var g coalescer
+	body := []byte("x")
+	fn := func(context.Context) ([]byte, error) { return body, nil }
+	g.do(context.Background(), "k", fn) // makes the map
+	if n := testing.AllocsPerRun(100, func() { g.do(context.Background(), "k", fn) }); n > 1 {
+		t.Errorf("lone call: %v allocations; want at most 1 (the flight)", n)
+	}
+}
