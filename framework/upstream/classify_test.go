@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-resty/resty/v2"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/wings-bff/wings/framework/apperr"
@@ -196,10 +197,10 @@ func TestGetJSONRefused(t *testing.T) {
 
 func TestGetJSONSendsRequestIDAndHeaders(t *testing.T) {
 	t.Parallel()
-	type seen struct{ id, token, query, path string }
+	type seen struct{ id, token, query, path, agent string }
 	got := make(chan seen, 1)
 	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
-		got <- seen{r.Header.Get("X-Request-Id"), r.Header.Get("X-App-Token"), r.URL.RawQuery, r.URL.Path}
+		got <- seen{r.Header.Get("X-Request-Id"), r.Header.Get("X-App-Token"), r.URL.RawQuery, r.URL.Path, r.Header.Get("User-Agent")}
 		_, _ = w.Write([]byte(`{}`))
 	})
 	c, _ := plainClient(t, ts.URL, time.Second, map[string]string{"X-App-Token": "t0k"})
@@ -208,7 +209,8 @@ func TestGetJSONSendsRequestIDAndHeaders(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := <-got
-	want := seen{"req-42", "t0k", "video_id=7", "/stars"}
+	// resty's default User-Agent, as resty would set it per request.
+	want := seen{"req-42", "t0k", "video_id=7", "/stars", "go-resty/" + resty.Version + " (https://github.com/go-resty/resty)"}
 	if s != want {
 		t.Errorf("upstream saw %+v; want %+v", s, want)
 	}
@@ -218,6 +220,14 @@ func TestGetJSONSendsRequestIDAndHeaders(t *testing.T) {
 	}
 	if s := <-got; s.id != "" {
 		t.Errorf("X-Request-Id = %q; want none", s.id)
+	}
+	// A configured User-Agent replaces resty's.
+	c, _ = plainClient(t, ts.URL, time.Second, map[string]string{"User-Agent": "wings-test"})
+	if err := c.GetJSON(context.Background(), "/stars", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if s := <-got; s.agent != "wings-test" {
+		t.Errorf("User-Agent = %q; want the configured wings-test", s.agent)
 	}
 }
 

@@ -53,6 +53,9 @@ const (
 // RequestIDHeader carries the request id to upstreams.
 const RequestIDHeader = "X-Request-Id"
 
+// restyUserAgent is the User-Agent resty sends by default.
+const restyUserAgent = "go-resty/" + resty.Version + " (https://github.com/go-resty/resty)"
+
 // ErrBreakerOpen is the cause of a call the circuit breaker refused.
 var ErrBreakerOpen = errors.New("circuit breaker open")
 
@@ -93,6 +96,10 @@ func New(name string, cfg config.Upstream, m *metrics.Registry, log *logrus.Logg
 	}
 	entry := log.WithField("upstream", name)
 	rc := resty.New().
+		// resty's own default User-Agent, set once on the client: resty
+		// otherwise sets it on every request (a header value allocated per
+		// call). A User-Agent in cfg.Headers still replaces it.
+		SetHeader("User-Agent", restyUserAgent).
 		SetTransport(tr).
 		SetBaseURL(cfg.BaseURL).
 		SetTimeout(cfg.Timeout + time.Second). // backstop only; the context deadline rules
@@ -334,7 +341,7 @@ const MaxBodyBytes = 32 << 20
 func (c *Client) do(ctx context.Context, u string) (int, []byte, error) {
 	req := c.rc.R().SetContext(ctx).SetDoNotParseResponse(true)
 	if id := logging.RequestID(ctx); id != "" {
-		req.SetHeader(RequestIDHeader, id)
+		req.Header[RequestIDHeader] = []string{id} // the key is canonical already
 	}
 	resp, err := req.Get(u)
 	if err != nil {
@@ -378,13 +385,28 @@ func readBody(r io.Reader, length int64) ([]byte, error) {
 // url is the absolute URL of path?query. resty resolves a relative path
 // against the base URL by parsing both and merging query parameters on
 // every request; given an absolute URL it parses once.
+//
+// The query is written as query.Encode() would write it; a query of one
+// key (a dao's usual "id=42") is written straight into the URL, without
+// Encode's sorted key list and intermediate string.
 func (c *Client) url(path string, query url.Values) string {
 	var b strings.Builder
-	qs := ""
-	if len(query) > 0 {
+	qs, oneKey := "", ""
+	n := len(c.base) + len(path) + 2
+	switch len(query) {
+	case 0:
+	case 1:
+		for k, vs := range query {
+			oneKey = k
+			for _, v := range vs {
+				n += len(k) + len(v) + 2
+			}
+		}
+	default:
 		qs = query.Encode()
+		n += len(qs)
 	}
-	b.Grow(len(c.base) + len(path) + len(qs) + 2)
+	b.Grow(n)
 	if !strings.HasPrefix(path, "http://") && !strings.HasPrefix(path, "https://") {
 		b.WriteString(c.base)
 		if !strings.HasPrefix(path, "/") {
@@ -392,13 +414,23 @@ func (c *Client) url(path string, query url.Values) string {
 		}
 	}
 	b.WriteString(path)
+	sep := byte('?')
+	if strings.Contains(path, "?") {
+		sep = '&'
+	}
 	if qs != "" {
-		if strings.Contains(path, "?") {
-			b.WriteByte('&')
-		} else {
-			b.WriteByte('?')
-		}
+		b.WriteByte(sep)
 		b.WriteString(qs)
+	}
+	if len(query) == 1 {
+		k := url.QueryEscape(oneKey)
+		for _, v := range query[oneKey] {
+			b.WriteByte(sep)
+			b.WriteString(k)
+			b.WriteByte('=')
+			b.WriteString(url.QueryEscape(v))
+			sep = '&'
+		}
 	}
 	return b.String()
 }

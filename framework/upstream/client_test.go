@@ -5,6 +5,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -405,5 +407,43 @@ func BenchmarkCoalescing(b *testing.B) {
 			})
 			b.ReportMetric(float64(calls.Load())/float64(b.N), "upstream-calls/op")
 		})
+	}
+}
+
+// url writes the query as url.Values.Encode does, whichever way it takes.
+func TestURLQueryAsEncode(t *testing.T) {
+	t.Parallel()
+	c, _ := newClient(t, "http://up.example/api", nil)
+	for _, tc := range []struct {
+		path  string
+		query url.Values
+	}{
+		{"/video/info", url.Values{"id": {"42"}}},
+		{"/video/info", url.Values{"id": {"4 2&x=1"}}},
+		{"/video/info", url.Values{"a b": {"1", "2"}}},
+		{"/video/info", url.Values{"id": {}}},
+		{"/video/info", url.Values{"": {"v"}}},
+		{"/video/info", url.Values{"id": {"1"}, "b": {"2"}}},
+		{"/video/info", nil},
+		{"video/info?x=1", url.Values{"id": {"42"}}},
+		{"http://other.example/p", url.Values{"id": {"é"}}},
+	} {
+		want := tc.path
+		if !strings.HasPrefix(want, "http") {
+			if !strings.HasPrefix(want, "/") {
+				want = "/" + want
+			}
+			want = "http://up.example/api" + want
+		}
+		if qs := tc.query.Encode(); qs != "" {
+			if strings.Contains(tc.path, "?") {
+				want += "&" + qs
+			} else {
+				want += "?" + qs
+			}
+		}
+		if got := c.url(tc.path, tc.query); got != want {
+			t.Errorf("url(%q, %v) = %q; want %q", tc.path, tc.query, got, want)
+		}
 	}
 }
