@@ -104,13 +104,19 @@ type Group struct {
 	mu       sync.Mutex
 	degraded []string
 	stale    []string
-	pending  []func() // calls started by Go, for Wait to run if no goroutine has yet
+	pending  []starter // calls started by Go, for Wait to run if no goroutine has yet
+	// pendingBuf backs pending for the usual few calls of a group.
+	pendingBuf [4]starter
 }
+
+// starter is a call ready to run: start runs it unless it already ran.
+type starter interface{ start() }
 
 // New returns a group whose calls run under a child of ctx, cancelled when
 // any required call fails or when Wait returns.
 func New(ctx context.Context) *Group {
 	g := &Group{obs: logObserver{}}
+	g.pending = g.pendingBuf[:0]
 	if o, ok := ctx.Value(observerKey{}).(Observer); ok {
 		g.obs = o
 	} else if in := reqctx.From(ctx); in != nil {
@@ -151,8 +157,8 @@ func (g *Group) Wait() error {
 	pending := g.pending
 	g.pending = nil
 	g.mu.Unlock()
-	for _, run := range pending {
-		run()
+	for _, s := range pending {
+		s.start()
 	}
 	g.wg.Wait()
 	g.cancel()
@@ -200,46 +206,64 @@ func StaleOK(store StaleStore, key string) Option {
 	return func(o *callOpts) { o.mode, o.store, o.key = ModeStaleOK, store, key }
 }
 
-// Future is the result of one call in a group.
+// Future is the result of one call in a group. It also holds the call
+// itself, so that starting it (from Go's goroutine, from Wait or from its
+// parent) takes no closure of its own.
 type Future[T any] struct {
-	name string
-	done chan struct{}
-	val  T
-	err  error
+	name    string
+	g       *Group
+	fn      func(ctx context.Context) (T, error)
+	opts    callOpts
+	claimed atomic.Bool    // the call has started (it runs exactly once)
+	done    sync.WaitGroup // done when the call has ended: val and err are set
+	val     T
+	err     error
 
 	mu       sync.Mutex
 	finished bool
-	next     []func() // dependents started by Then, run when the call ends
+	next     starter   // the first dependent started by Then, run when the call ends
+	more     []starter // further dependents
 }
 
-// then runs start once f has finished: the first dependent in f's own
+// start runs the call unless it has already started.
+func (f *Future[T]) start() {
+	if f.claimed.CompareAndSwap(false, true) {
+		f.run()
+	}
+}
+
+// then starts s once f has finished: the first dependent in f's own
 // goroutine (no new goroutine and stack for the common one-parent,
 // one-child chain), any further ones in goroutines of their own, so
 // siblings still run concurrently.
-func (f *Future[T]) then(start func()) {
+func (f *Future[T]) then(s starter) {
 	f.mu.Lock()
 	if !f.finished {
-		f.next = append(f.next, start)
+		if f.next == nil {
+			f.next = s
+		} else {
+			f.more = append(f.more, s)
+		}
 		f.mu.Unlock()
 		return
 	}
 	f.mu.Unlock()
-	go start()
+	go s.start()
 }
 
-// finish closes f and starts its dependents.
+// finish marks f done and starts its dependents.
 func (f *Future[T]) finish() {
-	close(f.done)
+	f.done.Done()
 	f.mu.Lock()
 	f.finished = true
-	next := f.next
-	f.next = nil
+	next, more := f.next, f.more
+	f.next, f.more = nil, nil
 	f.mu.Unlock()
-	for i := 1; i < len(next); i++ {
-		go next[i]()
+	for _, s := range more {
+		go s.start()
 	}
-	if len(next) > 0 {
-		next[0]()
+	if next != nil {
+		next.start()
 	}
 }
 
@@ -250,13 +274,13 @@ func (f *Future[T]) Name() string { return f.name }
 // optional call returns its zero value and its error; a call answered
 // stale returns the stale value and no error.
 func (f *Future[T]) Result() (T, error) {
-	<-f.done
+	f.done.Wait()
 	return f.val, f.err
 }
 
 // Value returns the value after Wait; the zero value if the call failed.
 func (f *Future[T]) Value() T {
-	<-f.done
+	f.done.Wait()
 	return f.val
 }
 
@@ -264,31 +288,27 @@ func (f *Future[T]) Value() T {
 // Wait gets to it first. The name labels metrics and the degraded and
 // stale lists, so it must come from code, never from input.
 func Go[T any](g *Group, name string, fn func(ctx context.Context) (T, error), opts ...Option) *Future[T] {
-	f, o := newCall[T](g, name, opts)
-	var claimed atomic.Bool
-	run := func() {
-		if claimed.CompareAndSwap(false, true) {
-			f.run(g, o, fn)
-		}
-	}
+	f := newCall(g, name, fn, opts)
 	g.mu.Lock()
-	g.pending = append(g.pending, run)
+	g.pending = append(g.pending, f)
 	g.mu.Unlock()
-	go run()
+	go f.start()
 	return f
 }
 
-func newCall[T any](g *Group, name string, opts []Option) (*Future[T], callOpts) {
-	var o callOpts
+func newCall[T any](g *Group, name string, fn func(ctx context.Context) (T, error), opts []Option) *Future[T] {
+	f := &Future[T]{name: name, g: g, fn: fn}
 	for _, opt := range opts {
-		opt(&o)
+		opt(&f.opts)
 	}
+	f.done.Add(1)
 	g.wg.Add(1)
-	return &Future[T]{name: name, done: make(chan struct{})}, o
+	return f
 }
 
 // run makes the call and settles its future according to its mode.
-func (f *Future[T]) run(g *Group, o callOpts, fn func(ctx context.Context) (T, error)) {
+func (f *Future[T]) run() {
+	g, o, fn := f.g, f.opts, f.fn
 	defer g.wg.Done()
 	defer f.finish()
 	name := f.name
@@ -335,16 +355,14 @@ func (g *Group) canceled() bool { return g.failed.Load() }
 // Then starts fn in g once parent has succeeded, passing its value. If the
 // parent fails, fn does not run and the future carries the parent's error.
 func Then[P, T any](g *Group, name string, parent *Future[P], fn func(ctx context.Context, p P) (T, error), opts ...Option) *Future[T] {
-	f, o := newCall[T](g, name, opts)
-	parent.then(func() {
-		f.run(g, o, func(ctx context.Context) (T, error) {
-			p, err := parent.Result()
-			if err != nil {
-				var zero T
-				return zero, err
-			}
-			return fn(ctx, p)
-		})
-	})
+	f := newCall(g, name, func(ctx context.Context) (T, error) {
+		p, err := parent.Result()
+		if err != nil {
+			var zero T
+			return zero, err
+		}
+		return fn(ctx, p)
+	}, opts)
+	parent.then(f)
 	return f
 }
