@@ -102,7 +102,11 @@ func New(name string, cfg config.Upstream, m *metrics.Registry, log *logrus.Logg
 		SetHeader("User-Agent", restyUserAgent).
 		SetTransport(tr).
 		SetBaseURL(cfg.BaseURL).
-		SetTimeout(cfg.Timeout + time.Second). // backstop only; the context deadline rules
+		// No http.Client timeout: every call runs under a context deadline
+		// of at most the current timeout (attempt), which also bounds
+		// reading the body. A client timeout on top never fired first, yet
+		// made net/http copy every request, and, fixed at start-up, it
+		// would cut calls short after a hot reload raised the timeout.
 		SetLogger(restyLogger{entry}).
 		// No cookie jar: resty makes one by default, and a jar shared by every
 		// request would replay one user's upstream cookies on another's calls.

@@ -447,3 +447,48 @@ func TestURLQueryAsEncode(t *testing.T) {
 		}
 	}
 }
+
+// The per-call timeout alone bounds a call whose caller has no deadline,
+// including one that hangs after its headers, mid-body.
+func TestTimeoutWithoutCallerDeadline(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	defer close(release)
+	f := newFake(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		_, _ = w.Write([]byte(`{"a":`))
+		w.(http.Flusher).Flush()
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	})
+	c, _ := newClient(t, f.srv.URL, func(u *config.Upstream) { u.Timeout = 50 * time.Millisecond })
+	start := time.Now()
+	err := c.GetJSON(context.Background(), "/x", nil, nil)
+	if kindOf(err) != "upstream_timeout" {
+		t.Fatalf("err = %v; want upstream_timeout from the per-call timeout", err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v; want about the 50ms timeout (retry included)", d)
+	}
+}
+
+// A timeout raised by hot reload applies in full: no client-wide timeout
+// fixed at start-up cuts the call short.
+func TestRaisedTimeoutApplies(t *testing.T) {
+	t.Parallel()
+	f := newFake(t, func(_ int64, w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+			return
+		case <-time.After(1200 * time.Millisecond): // longer than the start-up timeout plus a second
+		}
+		okJSON(w)
+	})
+	c, _ := newClient(t, f.srv.URL, func(u *config.Upstream) { u.Timeout = 10 * time.Millisecond })
+	c.SetTuning(Tuning{Timeout: 5 * time.Second})
+	if err := c.GetJSON(context.Background(), "/x", nil, nil); err != nil {
+		t.Fatalf("err = %v; want the answer within the raised 5s timeout", err)
+	}
+}
