@@ -1,6 +1,7 @@
 package wings
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -94,11 +95,45 @@ func JSON(c echo.Context, data any) error {
 
 // JSONMeta is JSON with envelope members describing a partial answer.
 func JSONMeta(c echo.Context, data any, meta render.Meta) error {
-	b, err := json.Marshal(data)
+	e := encPool.Get().(*encoder)
+	defer e.put()
+	b, err := e.marshal(data)
 	if err != nil {
 		return apperr.Wrap(apperr.KindInternal, fmt.Errorf("marshal response: %w", err), "internal error")
 	}
-	return Data(c, b, meta)
+	return Data(c, b, meta) // Data copies what it keeps (render.Success, the sink)
+}
+
+// encoder is json.Marshal into a buffer kept between requests: Marshal
+// returns a fresh copy of the whole answer each time.
+type encoder struct {
+	buf bytes.Buffer
+	enc *json.Encoder
+}
+
+// encPool holds encoders, like bufPool; an encoder holds no request state
+// once put back.
+var encPool = sync.Pool{New: func() any {
+	e := &encoder{}
+	e.enc = json.NewEncoder(&e.buf) // escapes HTML, as Marshal does
+	return e
+}}
+
+// marshal returns json.Marshal(v), valid until put.
+func (e *encoder) marshal(v any) ([]byte, error) {
+	e.buf.Reset()
+	if err := e.enc.Encode(v); err != nil {
+		return nil, err
+	}
+	b := e.buf.Bytes()
+	return b[:len(b)-1], nil // Encode ends the value with a newline; Marshal does not
+}
+
+func (e *encoder) put() {
+	if e.buf.Cap() > 64<<10 {
+		return // an unusually large answer: let its buffer go
+	}
+	encPool.Put(e)
 }
 
 // Data answers with data already marshalled to JSON (what the response
