@@ -13,7 +13,9 @@ import (
 
 type marshalerValue struct{ s string }
 
-func (m marshalerValue) MarshalJSON() ([]byte, error) { return []byte(` { "m" : "` + m.s + `" } `), nil }
+func (m marshalerValue) MarshalJSON() ([]byte, error) {
+	return []byte(` { "m" : "` + m.s + `" } `), nil
+}
 
 // JSON writes exactly what json.Marshal makes (its buffers are reused
 // between requests, its output is not), and fails as Marshal does.
