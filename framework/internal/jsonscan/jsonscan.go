@@ -6,6 +6,7 @@
 package jsonscan
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 )
@@ -22,14 +23,35 @@ func SkipWS(b []byte, i int) int {
 }
 
 // SkipString returns the index after the string starting at b[i] == '"'.
+//
+// The closing quote is the first one not escaped, that is, preceded by an
+// even run of backslashes. The first bytes are looked at one by one (keys
+// and codes end there); past them the quote is found by bytes.IndexByte,
+// about twice as fast on the longer values of an upstream answer.
 func SkipString(b []byte, i int) (int, error) {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+	j, end := i+1, min(len(b), i+9)
+	for ; j < end; j++ {
+		if c := b[j]; c == '"' {
 			return j + 1, nil
+		} else if c == '\\' {
+			j = i + 1 // an escape: the quote search starts over
+			break
 		}
+	}
+	for j <= len(b) {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			break
+		}
+		q += j
+		k := q - 1
+		for k > i && b[k] == '\\' {
+			k--
+		}
+		if (q-1-k)%2 == 0 {
+			return q + 1, nil
+		}
+		j = q + 1
 	}
 	return 0, ErrSyntax
 }
