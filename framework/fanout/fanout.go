@@ -94,6 +94,7 @@ type Group struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	obs    Observer
+	pool   *Pool // nil: calls start on goroutines of their own
 	// optDeadline caps optional and stale-ok calls; zero without a deadline.
 	optDeadline time.Time
 	wg          sync.WaitGroup
@@ -117,12 +118,16 @@ type starter interface{ start() }
 func New(ctx context.Context) *Group {
 	g := &Group{obs: logObserver{}}
 	g.pending = g.pendingBuf[:0]
+	in := reqctx.From(ctx)
 	if o, ok := ctx.Value(observerKey{}).(Observer); ok {
 		g.obs = o
-	} else if in := reqctx.From(ctx); in != nil {
+	} else if in != nil {
 		if o, ok := in.Observer.(Observer); ok {
 			g.obs = o
 		}
+	}
+	if in != nil {
+		g.pool, _ = in.Pool.(*Pool)
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		now := time.Now()
@@ -130,6 +135,15 @@ func New(ctx context.Context) *Group {
 	}
 	g.ctx, g.cancel = context.WithCancel(ctx)
 	return g
+}
+
+// spawn runs s concurrently, on a goroutine of the pool when there is one.
+func (g *Group) spawn(s starter) {
+	if g.pool != nil {
+		g.pool.start(s)
+		return
+	}
+	go s.start()
 }
 
 // Context is the group's context.
@@ -248,7 +262,7 @@ func (f *Future[T]) then(s starter) {
 		return
 	}
 	f.mu.Unlock()
-	go s.start()
+	f.g.spawn(s)
 }
 
 // finish marks f done and starts its dependents.
@@ -260,7 +274,7 @@ func (f *Future[T]) finish() {
 	f.next, f.more = nil, nil
 	f.mu.Unlock()
 	for _, s := range more {
-		go s.start()
+		f.g.spawn(s)
 	}
 	if next != nil {
 		next.start()
@@ -292,7 +306,7 @@ func Go[T any](g *Group, name string, fn func(ctx context.Context) (T, error), o
 	g.mu.Lock()
 	g.pending = append(g.pending, f)
 	g.mu.Unlock()
-	go f.start()
+	g.spawn(f)
 	return f
 }
 

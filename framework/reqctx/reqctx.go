@@ -37,6 +37,9 @@ type Info struct {
 	// Route is the declaration of the route serving the request (a
 	// *wings.Route), or nil.
 	Route any
+	// Pool is the goroutine pool the request's fan-outs start their calls
+	// on (a *fanout.Pool), or nil.
+	Pool any
 }
 
 type ctxKey int

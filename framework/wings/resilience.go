@@ -144,6 +144,7 @@ func (rt *Runtime) resilienceMiddleware(r *Route) echo.MiddlewareFunc {
 			req := c.Request()
 			if in := reqctx.From(req.Context()); in != nil {
 				in.Observer = obs // the chain's own record: no context copy
+				in.Pool = rt.calls
 			} else {
 				c.SetRequest(req.WithContext(fanout.WithObserver(req.Context(), obs)))
 			}

@@ -35,6 +35,7 @@ import (
 	"github.com/wings-bff/wings/framework/auth"
 	"github.com/wings-bff/wings/framework/chclient"
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/fanout"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
 	"github.com/wings-bff/wings/framework/middleware"
@@ -63,6 +64,11 @@ type Options struct {
 // registration, after in-flight requests have drained.
 type Hook func(ctx context.Context) error
 
+// callGoroutines bounds the goroutines kept for fan-out calls between
+// requests (each holds a stack of some kilobytes while idle): enough for
+// the calls of a few hundred requests in flight.
+const callGoroutines = 512
+
 // Runtime is the application container's framework half: everything built
 // from config that outlives a request.
 type Runtime struct {
@@ -73,6 +79,7 @@ type Runtime struct {
 	echo      *echo.Echo
 	chain     echo.HandlerFunc // the global middleware over the routed handler; see ServeHTTP
 	upstreams map[string]*upstream.Client
+	calls     *fanout.Pool     // goroutines for requests' fan-out calls
 	redis     *redis.Client    // nil without redis.addr
 	ch        *chclient.Client // nil without clickhouse.addr
 
@@ -110,6 +117,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		log:       log,
 		metrics:   metrics.New(opts.Build.Version, opts.Build.Commit),
 		upstreams: map[string]*upstream.Client{},
+		calls:     fanout.NewPool(callGoroutines),
 	}
 	rt.rootCtx, rt.rootCancel = context.WithCancel(context.Background())
 	for name, ucfg := range cfg.Upstreams {
@@ -352,6 +360,7 @@ func (rt *Runtime) stop() error {
 	for _, c := range rt.upstreams {
 		c.Close()
 	}
+	rt.calls.Close()
 	return errors.Join(errs...)
 }
 
