@@ -1,7 +1,5 @@
 package jsonscan
 
-import "unicode/utf8"
-
 // Valid reports whether b is one valid JSON value (RFC 8259, as
 // encoding/json.Valid judges it: invalid UTF-8 inside strings is
 // accepted, as encoding/json accepts and replaces it). It is a plain loop
@@ -119,38 +117,52 @@ func hasLiteral(b []byte, i int, lit string) bool {
 // validString checks the string starting at b[i] == '"' and returns the
 // index after it.
 func validString(b []byte, i int) (int, bool) {
-	for j := i + 1; j < len(b); j++ {
+	for j := i + 1; ; j++ {
+		for j < len(b) && plainByte[b[j]] {
+			j++
+		}
+		if j >= len(b) {
+			return 0, false
+		}
 		switch c := b[j]; {
 		case c == '"':
 			return j + 1, true
 		case c < 0x20:
 			return 0, false
-		case c == '\\':
-			j++
-			if j >= len(b) {
+		}
+		// A backslash.
+		j++
+		if j >= len(b) {
+			return 0, false
+		}
+		switch b[j] {
+		case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+		case 'u':
+			if len(b)-j < 5 {
 				return 0, false
 			}
-			switch b[j] {
-			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
-			case 'u':
-				if len(b)-j < 5 {
+			for _, h := range b[j+1 : j+5] {
+				if !isHex(h) {
 					return 0, false
 				}
-				for _, h := range b[j+1 : j+5] {
-					if !isHex(h) {
-						return 0, false
-					}
-				}
-				j += 4
-			default:
-				return 0, false
 			}
-		case c >= utf8.RuneSelf:
-			// encoding/json accepts any bytes >= 0x80 here.
+			j += 4
+		default:
+			return 0, false
 		}
 	}
-	return 0, false
 }
+
+// plainByte marks the bytes a string holds as they are: all but the quote,
+// the backslash and control characters (encoding/json accepts any bytes
+// >= 0x80). A lookup table, set once, keeps validString's inner loop to
+// one load and one test per byte.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func isHex(c byte) bool {
 	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
