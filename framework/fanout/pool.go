@@ -59,6 +59,7 @@ func (p *Pool) work(s starter) {
 	defer p.workers.Add(-1)
 	for {
 		s.start()
+		s = nil // an idle goroutine keeps nothing of the request alive
 		select {
 		case s = <-p.calls:
 		case <-p.done:
