@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"time"
 
+	"github.com/sirupsen/logrus"
+
 	"github.com/wings-bff/wings/app/controller"
 	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/eventgen"
@@ -23,6 +25,12 @@ type Analytics struct {
 	PrecomputeInterval time.Duration `mapstructure:"precompute_interval"`
 	// BusinessLines are the accepted values of :biz.
 	BusinessLines []string `mapstructure:"business_lines"`
+	// SpanInterval is how often the analytics_spans job brings the UV
+	// spans of closed days up to date (0 turns the job off).
+	SpanInterval time.Duration `mapstructure:"span_interval"`
+	// SpanMinUV selects the keys that get spans: UV on the last closed day
+	// at least this (smaller states merge fast enough).
+	SpanMinUV uint64 `mapstructure:"span_min_uv"`
 }
 
 var bizRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
@@ -37,6 +45,9 @@ func (a *Analytics) Validate() error {
 	}
 	if a.PrecomputeInterval < time.Second {
 		errs = append(errs, errors.New("analytics.precompute_interval: must be >= 1s"))
+	}
+	if a.SpanInterval != 0 && a.SpanInterval < time.Second {
+		errs = append(errs, errors.New("analytics.span_interval: must be 0 (off) or >= 1s"))
 	}
 	if len(a.BusinessLines) == 0 {
 		errs = append(errs, errors.New("analytics.business_lines: must list at least one line"))
@@ -73,6 +84,8 @@ func DefaultAnalytics() Analytics {
 	return Analytics{
 		Timezone:           "Asia/Shanghai",
 		PrecomputeInterval: time.Minute,
+		SpanInterval:       10 * time.Minute,
+		SpanMinUV:          10000,
 		BusinessLines:      append(append([]string(nil), eventgen.BigLines...), eventgen.SmallLines...),
 	}
 }
@@ -110,6 +123,25 @@ func newDash(rt *wings.Runtime, a Analytics) (*controller.DashController, error)
 	})
 	if err != nil {
 		return nil, err
+	}
+	if a.SpanInterval > 0 {
+		err = sched.Add(scheduler.Job{
+			Name:     "analytics_spans",
+			Interval: a.SpanInterval,
+			Run: func(ctx context.Context) error {
+				if rt.ClickHouse() == nil {
+					return nil
+				}
+				start := time.Now()
+				run, err := src.RefreshSpans(ctx, svc.Today(), a.SpanMinUV)
+				rt.Logger().WithFields(logrus.Fields{"job": "analytics_spans", "keys": run.Keys, "statements": run.Queries,
+					"spans": run.Spans, "latency_ms": time.Since(start).Milliseconds()}).Info("uv spans refreshed")
+				return err
+			},
+		})
+		if err != nil {
+			return nil, err
+		}
 	}
 	rt.OnStart(func(context.Context) error { sched.Start(rt.Context()); return nil })
 	rt.OnStop(func(context.Context) error { sched.Wait(); return nil })

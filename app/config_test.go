@@ -1,7 +1,9 @@
 package app_test
 
 import (
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/wings-bff/wings/app"
 	"github.com/wings-bff/wings/framework/config"
@@ -46,5 +48,31 @@ func TestConfFiles(t *testing.T) {
 				t.Errorf("routes.video_detail.timeout = %s", cfg.Routes["video_detail"].Timeout)
 			}
 		})
+	}
+}
+
+// TestAnalyticsSpanKeys checks the spans job's keys: defaults from conf/,
+// their WINGS_ variables, and the refusal of a sub-second interval.
+func TestAnalyticsSpanKeys(t *testing.T) {
+	t.Parallel()
+	var cfg app.Config
+	if _, err := config.Load(config.Options{Dir: "../conf", Env: "local"}, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Analytics.SpanInterval != 10*time.Minute || cfg.Analytics.SpanMinUV != 10000 {
+		t.Errorf("defaults: span_interval %s, span_min_uv %d", cfg.Analytics.SpanInterval, cfg.Analytics.SpanMinUV)
+	}
+	var off app.Config
+	if _, err := config.Load(config.Options{Dir: "../conf", Env: "local",
+		Environ: []string{"WINGS_ANALYTICS__SPAN_INTERVAL=0s", "WINGS_ANALYTICS__SPAN_MIN_UV=500"}}, &off); err != nil {
+		t.Fatal(err)
+	}
+	if off.Analytics.SpanInterval != 0 || off.Analytics.SpanMinUV != 500 {
+		t.Errorf("from the environment: %s, %d", off.Analytics.SpanInterval, off.Analytics.SpanMinUV)
+	}
+	var bad app.Config
+	_, err := config.Load(config.Options{Dir: "../conf", Env: "local", Environ: []string{"WINGS_ANALYTICS__SPAN_INTERVAL=10ms"}}, &bad)
+	if err == nil || !strings.Contains(err.Error(), "analytics.span_interval: must be 0 (off) or >= 1s") {
+		t.Errorf("span_interval 10ms: %v", err)
 	}
 }

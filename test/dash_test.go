@@ -318,6 +318,10 @@ func TestDashboards(t *testing.T) {
 		testLiveFunnel(t, addr, db, conn, today, fetch)
 	})
 
+	t.Run("analysis from uv spans: the same answers, late rows seen", func(t *testing.T) {
+		testUVSpans(t, addr, db, conn, today, fetch)
+	})
+
 	t.Run("analysis filters", func(t *testing.T) {
 		cases := []struct{ gran, filters, where, table string }{
 			{"day", "", "", "agg_line_day"},
@@ -462,6 +466,155 @@ func TestDashboards(t *testing.T) {
 // second ordered view, click, cart, order (scaled time), as current
 // ClickHouse sorts them, and as 18.16 computes it on the raw rows (whose
 // order within a second is the order rows are read in).
+// testUVSpans loads 40 days of a line of its own (travel), answers the
+// day analyses from the rollups' states, builds the UV spans (the
+// analytics_spans job's work) and checks that every answer is unchanged
+// and comes from spans; then a late row on a closed day: counted at once
+// (the stale spans are bypassed), and rebuilt by the next run.
+func testUVSpans(t *testing.T, addr, db string, conn driver.Conn, today time.Time, fetch func(string) (int, map[string]any)) {
+	const biz, days = "travel", 40
+	var cols model.EventColumns
+	for d := days - 1; d >= 1; d-- {
+		day := today.AddDate(0, 0, -d)
+		for i := range 300 {
+			u := uint64((i*7919 + d*104729) % 2500)
+			cols.Add(day.Add(time.Duration(i*263)*time.Second), biz, []string{"view", "click", "view", "cart"}[i%4], u, fmt.Sprintf("t-%d", i%17),
+				[]string{"ios", "android", "web"}[(i+d)%3], []string{"beijing", "zhejiang"}[i%2], float64(i%9))
+		}
+	}
+	insert(t, conn, &cols)
+	from := today.AddDate(0, 0, -(days - 1)).Format(time.DateOnly)
+	todayS := today.Format(time.DateOnly)
+	cases := []struct{ query, where string }{
+		{"", ""},
+		{"&event=view", " AND event = 'view'"},
+		{"&platform=ios", " AND platform = 'ios'"},
+		{"&platform=web&event=click", " AND platform = 'web' AND event = 'click'"},
+		{"&region=zhejiang", " AND region = 'zhejiang'"},
+		{"&region=zhejiang&event=cart", " AND region = 'zhejiang' AND event = 'cart'"},
+		{"&platform=android&region=beijing", " AND platform = 'android' AND region = 'beijing'"},
+		{"&platform=android&region=beijing&event=view", " AND platform = 'android' AND region = 'beijing' AND event = 'view'"},
+	}
+	answer := func(q string) map[string]any {
+		t.Helper()
+		st, m := fetch(fmt.Sprintf("/api/dash/%s/analysis?from=%s&to=%s&granularity=day&metrics=pv,uv,avg_value%s", biz, from, todayS, q))
+		if st != 200 {
+			t.Fatalf("%s: status %d %v", q, st, m)
+		}
+		return data(t, m)
+	}
+	check := func(c struct{ query, where string }, d map[string]any) {
+		t.Helper()
+		ref, tot := refSeries(t, conn, "toString(toDate(event_time, 'Asia/Shanghai'))",
+			"business_line = '"+biz+"' AND toDate(event_time, 'Asia/Shanghai') BETWEEN toDate(?) AND toDate(?)"+c.where, from, todayS)
+		checkSeries(t, d["series"].([]any), d["totals"].(map[string]any), ref, tot)
+	}
+	// same asserts that two answers have equal pv and uv everywhere.
+	same := func(q string, a, b map[string]any) {
+		t.Helper()
+		as, bs := a["series"].([]any), b["series"].([]any)
+		if len(as) != len(bs) {
+			t.Fatalf("%s: %d buckets, then %d", q, len(as), len(bs))
+		}
+		for i := range as {
+			x, y := as[i].(map[string]any), bs[i].(map[string]any)
+			if x["time"] != y["time"] || x["pv"] != y["pv"] || x["uv"] != y["uv"] {
+				t.Errorf("%s %v: pv/uv %v/%v from the states, %v/%v from the spans", q, x["time"], x["pv"], x["uv"], y["pv"], y["uv"])
+			}
+		}
+		at, bt := a["totals"].(map[string]any), b["totals"].(map[string]any)
+		if at["pv"] != bt["pv"] || at["uv"] != bt["uv"] {
+			t.Errorf("%s totals: pv/uv %v/%v from the states, %v/%v from the spans", q, at["pv"], at["uv"], bt["pv"], bt["uv"])
+		}
+	}
+	before := map[string]map[string]any{}
+	for _, c := range cases {
+		before[c.query] = answer(c.query)
+		if n := num(before[c.query]["uv_spans"]); n != 0 {
+			t.Fatalf("%s: %v spans before the job ran", c.query, n)
+		}
+		check(c, before[c.query])
+	}
+
+	ch, err := chclient.New(config.ClickHouse{Addr: addr, Database: db, User: "default", PoolSize: 2,
+		DialTimeout: time.Second, QueryTimeout: 30 * time.Second, MaxExecutionTime: 30 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	src := dao.NewAnalyticsDAO(ch, dashTZ)
+	ctx := context.Background()
+	run, err := src.RefreshSpans(ctx, today, 0)
+	if err != nil || run.Keys == 0 || run.Spans == 0 {
+		t.Fatalf("first run: %+v, %v; want spans built", run, err)
+	}
+	if again, err := src.RefreshSpans(ctx, today, 0); err != nil || again.Queries != 0 {
+		t.Fatalf("second run: %+v, %v; want nothing to rebuild", again, err)
+	}
+	for _, c := range cases {
+		after := answer(c.query)
+		// 39 closed days: the finished days, and the 4..32-day spans.
+		if n := num(after["uv_spans"]); n < 39 {
+			t.Errorf("%s: %v rows of agg_uv_span used; want the 39 closed days' and their spans", c.query, n)
+		}
+		same(c.query, before[c.query], after)
+	}
+
+	// A late row on a closed day (a new user): in the very next answer.
+	late := today.AddDate(0, 0, -9).Add(10 * time.Hour)
+	cols.Reset()
+	cols.Add(late, biz, "view", 9_000_001, "t-late", "android", "beijing", 4)
+	insert(t, conn, &cols)
+	stale := map[string]map[string]any{}
+	for _, c := range cases {
+		stale[c.query] = answer(c.query)
+		check(c, stale[c.query])
+		rows, tot, err := src.WithoutSpans().Series(ctx, dao.Route("day", filtersOf(c.query)), biz, today.AddDate(0, 0, -(days-1)), today.AddDate(0, 0, 1), filtersOf(c.query), true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := uint64(num(stale[c.query]["totals"].(map[string]any)["uv"])); got != tot.UV {
+			t.Errorf("%s after a late row: range UV %d; the states say %d", c.query, got, tot.UV)
+		}
+		for i, b := range rows {
+			p := stale[c.query]["series"].([]any)
+			if pt := findPoint(p, b.Time.Format(time.DateOnly)); pt == nil || uint64(num(pt["uv"])) != b.UV {
+				t.Errorf("%s after a late row, day %d (%s): %v; the states say uv %d", c.query, i, b.Time.Format(time.DateOnly), pt, b.UV)
+			}
+		}
+	}
+	run, err = src.RefreshSpans(ctx, today, 0)
+	if err != nil || run.Queries == 0 {
+		t.Fatalf("run after the late row: %+v, %v; want the stale spans rebuilt", run, err)
+	}
+	for _, c := range cases {
+		after := answer(c.query)
+		same(c.query, stale[c.query], after)
+		if f := filtersOf(c.query); (f.Event != "" && f.Event != "view") || (f.Platform != "" && f.Platform != "android") || (f.Region != "" && f.Region != "beijing") {
+			continue // the late row is not theirs: nothing was stale
+		}
+		if n := num(after["uv_spans"]); n <= num(stale[c.query]["uv_spans"]) {
+			t.Errorf("%s: %v spans after the rebuild, %v before it; want more", c.query, n, stale[c.query]["uv_spans"])
+		}
+	}
+}
+
+// filtersOf parses an analysis query's filter parameters.
+func filtersOf(q string) dao.Filters {
+	v, _ := url.ParseQuery(strings.TrimPrefix(q, "&"))
+	return dao.Filters{Event: v.Get("event"), Platform: v.Get("platform"), Region: v.Get("region")}
+}
+
+// findPoint returns the series point of day (YYYY-MM-DD), nil if none.
+func findPoint(series []any, day string) map[string]any {
+	for _, p := range series {
+		if pt := p.(map[string]any); pt["time"] == day {
+			return pt
+		}
+	}
+	return nil
+}
+
 func refWindowFunnel(t testing.TB, conn driver.Conn, biz string, from, to time.Time) (ordered, raw [4]uint64) {
 	t.Helper()
 	q := `SELECT countIf(s >= 1), countIf(s >= 2), countIf(s >= 3), countIf(s >= 4),

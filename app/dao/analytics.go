@@ -21,14 +21,23 @@ var ErrNoClickHouse = errors.New("clickhouse not configured")
 // runs one fixed SQL template: table names and expressions come from the
 // allow-lists below, values only as bound parameters.
 type AnalyticsDAO struct {
-	ch *chclient.Client // nil without ClickHouse
-	tz string
+	ch    *chclient.Client // nil without ClickHouse
+	tz    string
+	spans bool // read UV from agg_uv_span where it has the key
 }
 
 // NewAnalyticsDAO returns a dao over ch (which may be nil) that buckets
 // hours in the time zone tz.
 func NewAnalyticsDAO(ch *chclient.Client, tz string) *AnalyticsDAO {
-	return &AnalyticsDAO{ch: ch, tz: tz}
+	return &AnalyticsDAO{ch: ch, tz: tz, spans: true}
+}
+
+// WithoutSpans returns a copy of d that answers UV from the rollups'
+// states alone (tests and benchmarks compare the two).
+func (d *AnalyticsDAO) WithoutSpans() *AnalyticsDAO {
+	c := *d
+	c.spans = false
+	return &c
 }
 
 // Bucket is one aggregated time bucket.
@@ -37,6 +46,9 @@ type Bucket struct {
 	PV       uint64
 	UV       uint64
 	ValueSum float64
+	// Spans, on a range's totals, is how many agg_uv_span rows (pre-merged
+	// spans and finished days) the UVs came from.
+	Spans int
 }
 
 // Filters are the optional dimension filters of an analysis.
@@ -111,11 +123,41 @@ func chErr(err error) error {
 
 // Series returns per-bucket pv, uv (when withUV) and value sums of biz over
 // [from, to) from table, plus the range totals (UV merged over the range).
+// A day query with UV reads closed days from the UV spans when its key has
+// them (spans.go): the same numbers, fewer merges.
 func (d *AnalyticsDAO) Series(ctx context.Context, table, biz string, from, to time.Time, f Filters, withUV bool) ([]Bucket, Bucket, error) {
 	ch, err := d.client()
 	if err != nil {
 		return nil, Bucket{}, err
 	}
+	if withUV && d.spans && dayTable(table) && (f.Event == "" || (table != TablePlatformAny && table != TableRegionAny)) {
+		rows, tot, ok, err := d.spanSeries(ctx, ch, table, biz, from, to, f)
+		var ex *clickhouse.Exception
+		switch {
+		case err == nil && ok:
+			return rows, tot, nil
+		case err != nil && !(errors.As(err, &ex) && ex.Code == codeUnknownTable):
+			return nil, Bucket{}, chErr(err)
+		}
+		// No spans for this key, or no migration 005 yet: the states.
+	}
+	return d.stateSeries(ctx, ch, table, biz, from, to, f, withUV)
+}
+
+// codeUnknownTable is ClickHouse's UNKNOWN_TABLE.
+const codeUnknownTable = 60
+
+// dayTable reports whether table is one of the day rollups.
+func dayTable(table string) bool {
+	switch table {
+	case TableLineDay, TablePlatformDay, TableRegionDay, TableDimsDay, TablePlatformAny, TableRegionAny:
+		return true
+	}
+	return false
+}
+
+// stateSeries is Series from the rollup's states (or the raw rows) alone.
+func (d *AnalyticsDAO) stateSeries(ctx context.Context, ch *chclient.Client, table, biz string, from, to time.Time, f Filters, withUV bool) ([]Bucket, Bucket, error) {
 	var sel, where string
 	args := []any{clickhouse.Named("biz", biz)}
 	uv := "toUInt64(0)"
@@ -149,18 +191,7 @@ func (d *AnalyticsDAO) Series(ctx context.Context, table, biz string, from, to t
 	default:
 		return nil, Bucket{}, fmt.Errorf("analytics: unknown table %q", table)
 	}
-	if f.Event != "" {
-		where += " AND event = @event"
-		args = append(args, clickhouse.Named("event", f.Event))
-	}
-	if f.Platform != "" {
-		where += " AND platform = @platform"
-		args = append(args, clickhouse.Named("platform", f.Platform))
-	}
-	if f.Region != "" {
-		where += " AND region = @region"
-		args = append(args, clickhouse.Named("region", f.Region))
-	}
+	where, args = filterWhere(where, args, f)
 	query := sel + where + " GROUP BY t WITH TOTALS ORDER BY t"
 	return d.series(ctx, ch, query, args)
 }

@@ -118,4 +118,7 @@ type Analysis struct {
 	Series      []Point           `json:"series"`
 	Totals      Totals            `json:"totals"`
 	Source      string            `json:"source"` // the table that answered
+	// UVSpans is how many pre-merged spans of closed days (agg_uv_span)
+	// the UVs came from; 0 (omitted): every day's states were merged.
+	UVSpans int `json:"uv_spans,omitempty"`
 }

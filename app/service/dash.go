@@ -295,7 +295,7 @@ func (s *DashService) Analysis(ctx context.Context, q AnalysisQuery) (*model.Ana
 		Biz: q.Biz, From: q.From.Format(time.DateOnly), To: q.To.Format(time.DateOnly),
 		Granularity: q.Granularity, Metrics: q.Metrics, Filters: filters,
 		Series: fill(rows, q.From, end, step, s.loc, q.Granularity, q.Metrics),
-		Totals: totals(tot, q.Metrics), Source: table,
+		Totals: totals(tot, q.Metrics), Source: table, UVSpans: tot.Spans,
 	}, nil
 }
 

@@ -43,6 +43,15 @@ func New(cfg config.ClickHouse) (*Client, error) {
 	return &Client{conn: conn, database: cfg.Database, timeout: cfg.QueryTimeout, maxExec: cfg.MaxExecutionTime}, nil
 }
 
+// WithTimeout returns a client over the same pool whose queries are bounded
+// by d on both sides instead: for background jobs whose statements read far
+// more than a request's.
+func (c *Client) WithTimeout(d time.Duration) *Client {
+	cp := *c
+	cp.timeout, cp.maxExec = d, d
+	return &cp
+}
+
 // Conn returns the underlying driver connection, for batch inserts and
 // tools. Request-path code should use Query, which applies the bounds.
 func (c *Client) Conn() driver.Conn { return c.conn }
