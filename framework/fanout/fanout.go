@@ -27,11 +27,14 @@ package fanout
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"runtime/debug"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/reqctx"
 )
@@ -266,6 +269,20 @@ func (f *Future[T]) then(s starter) {
 }
 
 // finish marks f done and starts its dependents.
+// runCall runs fn, turning a panic into an internal error: a call runs on a
+// goroutine of its own (or of the pool), out of reach of the Recover
+// middleware, and one bad payload must fail one request, not the process.
+func runCall[T any](ctx context.Context, name string, fn func(ctx context.Context) (T, error)) (v T, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			logging.FromContext(ctx).WithField("source", name).WithField("panic", fmt.Sprint(p)).
+				WithField("stack", string(debug.Stack())).Error("panic in a fan-out call")
+			err = apperr.Wrap(apperr.KindInternal, fmt.Errorf("fan-out call %s panicked: %v", name, p), "internal error")
+		}
+	}()
+	return fn(ctx)
+}
+
 func (f *Future[T]) finish() {
 	f.done.Done()
 	f.mu.Lock()
@@ -332,7 +349,7 @@ func (f *Future[T]) run() {
 		ctx, cancel = context.WithDeadline(ctx, g.optDeadline)
 		defer cancel()
 	}
-	f.val, f.err = fn(ctx)
+	f.val, f.err = runCall(ctx, name, fn)
 	if f.err == nil {
 		if o.mode == ModeStaleOK {
 			if b, err := json.Marshal(f.val); err == nil {

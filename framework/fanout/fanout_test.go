@@ -4,9 +4,13 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/reqctx"
 )
 
 type recObserver struct {
@@ -184,5 +188,41 @@ func TestOptionalCappedBelowDeadline(t *testing.T) {
 	want := time.Duration(float64(budget) * (1 - OptionalShare))
 	if reserve < want-100*time.Millisecond || reserve > want+100*time.Millisecond {
 		t.Errorf("optional call ends %s before the route deadline; want about %s", reserve, want)
+	}
+}
+
+// A panicking call fails its request with an internal error instead of
+// crashing the process (it runs out of reach of the Recover middleware);
+// an optional one degrades.
+func TestPanickingCall(t *testing.T) {
+	for _, pooled := range []bool{false, true} {
+		ctx := context.Background()
+		if pooled {
+			p := NewPool(4)
+			defer p.Close()
+			var in *reqctx.Info
+			ctx, in = reqctx.Begin(ctx, "req-1")
+			in.Pool = p
+		}
+		g := New(ctx)
+		Go(g, "boom", func(context.Context) (int, error) {
+			var m map[string]int
+			m["x"] = 1 // panics: assignment to entry in nil map
+			return 0, nil
+		})
+		err := g.Wait()
+		if err == nil || apperr.KindOf(err) != apperr.KindInternal || !strings.Contains(err.Error(), "fan-out call boom panicked") {
+			t.Errorf("pooled %v: required call panicked: Wait = %v (kind %v); want an internal error naming the call", pooled, err, apperr.KindOf(err))
+		}
+
+		g = New(ctx)
+		v := Go(g, "ok", func(context.Context) (int, error) { return 7, nil })
+		Go(g, "opt", func(context.Context) (int, error) { panic("optional boom") }, Optional())
+		if err := g.Wait(); err != nil {
+			t.Errorf("pooled %v: optional call panicked: Wait = %v; want nil", pooled, err)
+		}
+		if got := v.Value(); got != 7 || !reflect.DeepEqual(g.Degraded(), []string{"opt"}) {
+			t.Errorf("pooled %v: value %d, degraded %v; want 7, [opt]", pooled, got, g.Degraded())
+		}
 	}
 }
