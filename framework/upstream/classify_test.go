@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -306,5 +307,39 @@ func TestBodyLimit(t *testing.T) {
 	err := c.GetJSON(context.Background(), "/big", nil, nil)
 	if apperr.KindOf(err) != apperr.KindUpstream {
 		t.Fatalf("GetJSON of a %d MiB answer = %v; want an upstream error", upstream.MaxBodyBytes>>20+1, err)
+	}
+}
+
+// R gives daos resty's request building for calls GetJSON does not make
+// (here a POST with a JSON body and result), on the same base URL,
+// headers and request id.
+func TestRequestForOtherCalls(t *testing.T) {
+	t.Parallel()
+	type seen struct{ method, path, id, token, ctype, body string }
+	got := make(chan seen, 1)
+	ts := serve(t, func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got <- seen{r.Method, r.URL.Path, r.Header.Get("X-Request-Id"), r.Header.Get("X-App-Token"), r.Header.Get("Content-Type"), string(b)}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	})
+	c, _ := plainClient(t, ts.URL, time.Second, map[string]string{"X-App-Token": "t0k"})
+	ctx := logging.WithRequestID(context.Background(), "req-7")
+	var out struct {
+		OK bool `json:"ok"`
+	}
+	resp, err := c.R(ctx).SetBody(map[string]int{"n": 1}).SetResult(&out).Post("/likes")
+	if err != nil || resp.StatusCode() != 200 || !out.OK {
+		t.Fatalf("POST: %v, %v, %+v", err, resp, out)
+	}
+	want := seen{"POST", "/likes", "req-7", "t0k", "application/json", `{"n":1}`}
+	if s := <-got; s != want {
+		t.Errorf("upstream saw %+v; want %+v", s, want)
+	}
+	// The request carries ctx: a cancelled one does not reach the upstream.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := c.R(cctx).Get("/likes"); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled context: err = %v; want context.Canceled", err)
 	}
 }
