@@ -597,6 +597,24 @@ func testUVSpans(t *testing.T, addr, db string, conn driver.Conn, today time.Tim
 			t.Errorf("%s: %v spans after the rebuild, %v before it; want more", c.query, n, stale[c.query]["uv_spans"])
 		}
 	}
+
+	// Rows of months wholly before the horizon go with their month.
+	old := today.AddDate(0, 0, -(dao.SpanHorizonDays + 62))
+	if err := conn.Exec(ctx, "INSERT INTO agg_uv_span (source, business_line, event, platform, region, days, start, pv, uv_n, ver) SELECT 'agg_line_day', ?, '', '', '', 1, toDate(?), 1, 1, 1",
+		biz, old.Format(time.DateOnly)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := src.RefreshSpans(ctx, today, 0); err != nil {
+		t.Fatal(err)
+	}
+	var left, kept uint64
+	if err := conn.QueryRow(ctx, "SELECT countIf(start < toDate(?)), countIf(start >= toDate(?)) FROM agg_uv_span",
+		old.AddDate(0, 1, 0).Format(time.DateOnly), today.AddDate(0, 0, -(days-1)).Format(time.DateOnly)).Scan(&left, &kept); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 || kept == 0 {
+		t.Errorf("after a run: %d rows from before the horizon's month left (want 0), %d inside it (want them all)", left, kept)
+	}
 }
 
 // filtersOf parses an analysis query's filter parameters.
