@@ -37,8 +37,10 @@ const (
 	// table for the few edge days a range merges (at most 2 x 3).
 	minSpanDays = 4
 	maxSpanDays = 64
-	// spanStatementTimeout bounds each of the job's statements.
+	// spanStatementTimeout bounds each of the job's statements, and
+	// spanChunkDays the days of the rollup one statement reads.
 	spanStatementTimeout = 2 * time.Minute
+	spanChunkDays        = 16
 )
 
 // spanVariant is one rollup key shape: a day rollup and which filter
@@ -316,7 +318,7 @@ func (d *AnalyticsDAO) uvGroups(ctx context.Context, ch *chclient.Client, q stri
 // SpanRun reports one RefreshSpans run.
 type SpanRun struct {
 	Keys    int // keys with spans (UV on the last closed day >= minUV)
-	Queries int // INSERTs run (at most one per variant and span length)
+	Queries int // INSERTs run
 	Spans   int // spans (re)built, counted as stale starts x stale keys
 }
 
@@ -442,11 +444,21 @@ func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, 
 		if len(starts) == 0 {
 			continue
 		}
-		if err := d.buildSpans(ctx, ch, v, days, starts, staleKeys, ver); err != nil {
-			return err
+		// Statements that read the rollup cover at most spanChunkDays days
+		// each, so a first run over the horizon is a series of bounded
+		// statements rather than one that outgrows its timeout as data
+		// grows; longer spans merge their halves in agg_uv_span, small.
+		size := len(starts)
+		if days <= minSpanDays {
+			size = max(1, spanChunkDays/days)
 		}
-		run.Queries++
-		run.Spans += len(starts) * len(staleKeys)
+		for chunk := range slices.Chunk(starts, size) {
+			if err := d.buildSpans(ctx, ch, v, days, chunk, staleKeys, ver); err != nil {
+				return err
+			}
+			run.Queries++
+			run.Spans += len(chunk) * len(staleKeys)
+		}
 	}
 	return nil
 }
