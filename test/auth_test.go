@@ -58,9 +58,8 @@ func urlFor(path, biz string) string {
 // startMockSSO runs wings mock-sso with flags.
 func startMockSSO(t *testing.T, flags ...string) (string, *proc) {
 	t.Helper()
-	addr := freeAddr(t)
-	p := start(t, []string{"WINGS_AUTH__APP_SECRET=" + testSecret}, append([]string{"mock-sso", "--addr", addr}, flags...)...)
-	base := "http://" + addr
+	p := start(t, []string{"WINGS_AUTH__APP_SECRET=" + testSecret}, append([]string{"mock-sso", "--addr", anyPort}, flags...)...)
+	base := "http://" + waitListening(t, p, 10*time.Second)
 	waitHTTP(t, base+"/_mock/stats", 10*time.Second)
 	return base, p
 }

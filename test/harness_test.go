@@ -10,7 +10,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -20,6 +19,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wings-bff/wings/framework/testkit"
 )
 
 var (
@@ -54,15 +55,71 @@ func wingsBin(t testing.TB) string {
 	return binPath
 }
 
-// freeAddr returns a loopback address with a port nobody listens on.
-func freeAddr(t testing.TB) string {
+// closedAddr returns a loopback address that refuses connections for the
+// rest of the test (testkit.ClosedAddr).
+func closedAddr(t testing.TB) string { return testkit.ClosedAddr(t) }
+
+// anyPort is the listen address a started process binds: the kernel picks
+// the port and the test reads it back from the process (waitListening).
+const anyPort = "127.0.0.1:0"
+
+// waitListening waits up to d for process pid to listen on exactly one
+// TCP socket and returns its address. It reads the process's sockets from
+// /proc, so the process may bind port 0 and print nothing.
+func waitListening(t testing.TB, p *proc, d time.Duration) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(d)
+	for {
+		addrs, err := listeningAddrs(p.cmd.Process.Pid)
+		switch {
+		case err == nil && len(addrs) == 1:
+			return addrs[0]
+		case err == nil && len(addrs) > 1:
+			t.Fatalf("pid %d listens on %v; want one address", p.cmd.Process.Pid, addrs)
+		}
+		select {
+		case <-p.done:
+			t.Fatalf("process exited before listening:\n%s", tail(p.Output(), 30))
+		case <-time.After(20 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("pid %d did not listen within %s (last error %v):\n%s", p.cmd.Process.Pid, d, err, tail(p.Output(), 30))
+		}
 	}
-	defer ln.Close()
-	return ln.Addr().String()
+}
+
+// listeningAddrs lists the IPv4 TCP addresses pid listens on: the socket
+// inodes among its open files, looked up in /proc/net/tcp.
+func listeningAddrs(pid int) ([]string, error) {
+	fds, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return nil, err
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
+		if err == nil && strings.HasPrefix(link, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(link, "socket:["), "]")] = true
+		}
+	}
+	table, err := os.ReadFile(fmt.Sprintf("/proc/%d/net/tcp", pid))
+	if err != nil {
+		return nil, err
+	}
+	var addrs []string
+	for _, line := range strings.Split(string(table), "\n")[1:] {
+		f := strings.Fields(line)
+		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] { // 0A: LISTEN
+			continue
+		}
+		var ip, port uint32
+		if _, err := fmt.Sscanf(f[1], "%08X:%04X", &ip, &port); err != nil {
+			return nil, fmt.Errorf("/proc/net/tcp: %q: %w", f[1], err)
+		}
+		// The address is the kernel's 32-bit word, printed little-endian.
+		addrs = append(addrs, fmt.Sprintf("%d.%d.%d.%d:%d", byte(ip), byte(ip>>8), byte(ip>>16), byte(ip>>24), port))
+	}
+	return addrs, nil
 }
 
 // proc is a started binary whose output is kept for assertions.
@@ -160,9 +217,8 @@ type stack struct {
 // startMock runs wings mock-upstream with extra flags.
 func startMock(t testing.TB, flags ...string) (string, *proc) {
 	t.Helper()
-	addr := freeAddr(t)
-	p := start(t, nil, append([]string{"mock-upstream", "--addr", addr}, flags...)...)
-	base := "http://" + addr
+	p := start(t, nil, append([]string{"mock-upstream", "--addr", anyPort}, flags...)...)
+	base := "http://" + waitListening(t, p, 10*time.Second)
 	waitHTTP(t, base+"/_mock/stats", 10*time.Second)
 	return base, p
 }
@@ -171,13 +227,12 @@ func startMock(t testing.TB, flags ...string) (string, *proc) {
 // mock and extra WINGS_* settings.
 func startServer(t testing.TB, mock string, env ...string) (string, *proc) {
 	t.Helper()
-	addr := freeAddr(t)
-	base := []string{"WINGS_ENV=test", "WINGS_SERVER__ADDR=" + addr}
+	base := []string{"WINGS_ENV=test", "WINGS_SERVER__ADDR=" + anyPort}
 	for _, team := range []string{"VIDEO", "ALBUM", "STAR"} {
 		base = append(base, "WINGS_UPSTREAMS__"+team+"__BASE_URL="+mock)
 	}
 	p := start(t, append(base, env...), "serve")
-	url := "http://" + addr
+	url := "http://" + waitListening(t, p, 15*time.Second)
 	waitHTTP(t, url+"/healthz", 15*time.Second)
 	return url, p
 }

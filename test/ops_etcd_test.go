@@ -157,7 +157,7 @@ func TestEtcdHotReload(t *testing.T) {
 // TestEtcdUnreachableAtStart: the server starts from the files with a
 // warning, or refuses to start with etcd.required.
 func TestEtcdUnreachableAtStart(t *testing.T) {
-	dead := freeAddr(t) // nothing listens there
+	dead := closedAddr(t) // refuses connections
 	mock, _ := startMock(t)
 	_, p := startServer(t, mock, "WINGS_ETCD__ENDPOINTS="+dead, "WINGS_ETCD__PREFIXES=/wings/apps/x/",
 		"WINGS_ETCD__DIAL_TIMEOUT=300ms")
@@ -165,8 +165,7 @@ func TestEtcdUnreachableAtStart(t *testing.T) {
 		t.Errorf("no warning about etcd at start:\n%s", tail(p.Output(), 10))
 	}
 
-	addr := freeAddr(t)
-	q := start(t, []string{"WINGS_ENV=test", "WINGS_SERVER__ADDR=" + addr, "WINGS_ETCD__ENDPOINTS=" + dead,
+	q := start(t, []string{"WINGS_ENV=test", "WINGS_SERVER__ADDR=" + anyPort, "WINGS_ETCD__ENDPOINTS=" + dead,
 		"WINGS_ETCD__PREFIXES=/wings/apps/x/", "WINGS_ETCD__DIAL_TIMEOUT=300ms", "WINGS_ETCD__REQUIRED=true"}, "serve")
 	if !q.Wait(15 * time.Second) {
 		q.Signal(syscall.SIGKILL)
@@ -189,13 +188,12 @@ func TestFileHotReload(t *testing.T) {
 		t.Fatalf("cp: %v\n%s", err, out)
 	}
 	mock, _ := startMock(t, "--latency", "150ms")
-	addr := freeAddr(t)
-	env := []string{"WINGS_ENV=test", "WINGS_SERVER__ADDR=" + addr}
+	env := []string{"WINGS_ENV=test", "WINGS_SERVER__ADDR=" + anyPort}
 	for _, team := range []string{"VIDEO", "ALBUM", "STAR"} {
 		env = append(env, "WINGS_UPSTREAMS__"+team+"__BASE_URL="+mock)
 	}
-	start(t, env, "serve", "--conf", conf)
-	base := "http://" + addr
+	p := start(t, env, "serve", "--conf", conf)
+	base := "http://" + waitListening(t, p, 15*time.Second)
 	waitHTTP(t, base+"/healthz", 15*time.Second)
 	if r := get(t, base+"/api/video/42"); r.Status != http.StatusOK {
 		t.Fatalf("GET = %d; want 200", r.Status)

@@ -173,14 +173,15 @@ func TestReleaseDeployRollback(t *testing.T) {
 	}
 
 	t.Run("installed release serves /version", func(t *testing.T) {
-		addr := freeAddr(t)
 		cmd := exec.Command(bin, "serve", "--conf", filepath.Join(root, "current", "conf"))
 		cmd.Dir = t.TempDir() // nothing from the repo
-		cmd.Env = append(os.Environ(), "WINGS_ENV=test", "WINGS_SERVER__ADDR="+addr)
+		cmd.Env = append(os.Environ(), "WINGS_ENV=test", "WINGS_SERVER__ADDR="+anyPort)
+		p := &proc{cmd: cmd, done: make(chan struct{})}
+		cmd.Stdout, cmd.Stderr = p, p
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		done := make(chan struct{})
+		done := p.done
 		go func() { _ = cmd.Wait(); close(done) }()
 		t.Cleanup(func() {
 			_ = cmd.Process.Signal(syscall.SIGTERM)
@@ -191,6 +192,7 @@ func TestReleaseDeployRollback(t *testing.T) {
 				<-done
 			}
 		})
+		addr := waitListening(t, p, 15*time.Second)
 		waitHTTP(t, "http://"+addr+"/healthz", 15*time.Second)
 		r := get(t, "http://"+addr+"/version")
 		var b map[string]any

@@ -18,14 +18,16 @@ import (
 // request may fail, and the new process must be serving at the end.
 func TestZeroDowntimeRestart(t *testing.T) {
 	mock, _ := startMock(t)
-	addr := freeAddr(t)
-	base := "http://" + addr
-	env := []string{"WINGS_ENV=test", "WINGS_SERVER__ADDR=" + addr, "WINGS_SERVER__REUSE_PORT=true",
+	env := []string{"WINGS_ENV=test", "WINGS_SERVER__ADDR=" + anyPort, "WINGS_SERVER__REUSE_PORT=true",
 		"WINGS_SERVER__DRAIN_DELAY=1s", "WINGS_LOG__LEVEL=info"}
 	for _, team := range []string{"VIDEO", "ALBUM", "STAR"} {
 		env = append(env, "WINGS_UPSTREAMS__"+team+"__BASE_URL="+mock)
 	}
 	old := start(t, env, "serve")
+	// The new process binds the port the old one holds.
+	addr := waitListening(t, old, 15*time.Second)
+	base := "http://" + addr
+	env = append(env, "WINGS_SERVER__ADDR="+addr)
 	waitHTTP(t, base+"/healthz", 15*time.Second)
 
 	// The load: 4 workers, at most 4000 requests and 30 seconds in all.

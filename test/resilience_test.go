@@ -100,7 +100,7 @@ const degradedStars = `"stars":[]},"degraded":["stars"]}`
 // 1. Stars upstream down (connection refused): every answer is 200 with
 // stars degraded, and p99 stays below the stars timeout.
 func TestFaultStarsDown(t *testing.T) {
-	closed := "http://" + freeAddr(t) // nobody listens there
+	closed := "http://" + closedAddr(t) // refuses connections
 	s := newStack(t, nil, "WINGS_UPSTREAMS__STAR__BASE_URL="+closed)
 	ss := load(200, 8, videoURL(s.Server))
 	bad := 0

@@ -98,10 +98,9 @@ func TestScaffoldEndpoint(t *testing.T) {
 		_, _ = io.WriteString(w, `{"code":0,"msg":"ok","data":{"id":42,"name":"Order 42","extra":true}}`)
 	}))
 	defer team.Close()
-	addr := freeAddr(t)
 	srv := exec.Command(filepath.Join(dir, "bin/wings"), "serve")
 	srv.Dir = dir
-	srv.Env = append(os.Environ(), "WINGS_ENV=test", "WINGS_SERVER__ADDR="+addr)
+	srv.Env = append(os.Environ(), "WINGS_ENV=test", "WINGS_SERVER__ADDR="+anyPort)
 	for _, u := range []string{"VIDEO", "ALBUM", "STAR", "ORDER"} {
 		srv.Env = append(srv.Env, fmt.Sprintf("WINGS_UPSTREAMS__%s__BASE_URL=%s", u, team.URL))
 	}
@@ -121,7 +120,7 @@ func TestScaffoldEndpoint(t *testing.T) {
 			t.Logf("server output:\n%s", tail(p.Output(), 40))
 		}
 	}()
-	base := "http://" + addr
+	base := "http://" + waitListening(t, p, 15*time.Second)
 	waitHTTP(t, base+"/healthz", 15*time.Second)
 
 	get := func(path, token string) (int, string) {

@@ -22,6 +22,7 @@ import (
 	"github.com/wings-bff/wings/framework/cache"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/reqctx"
+	"github.com/wings-bff/wings/framework/testkit"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -394,9 +395,7 @@ func TestAdminRefusesWithoutToken(t *testing.T) {
 }
 
 func TestRedisUnreachableCostsNothing(t *testing.T) {
-	ln, _ := net.Listen("tcp", "127.0.0.1:0")
-	dead := ln.Addr().String()
-	ln.Close()
+	dead := testkit.ClosedAddr(t)
 	e := newEnv(t, uniq(t), dead, cache.Policy{TTL: time.Minute})
 	start := time.Now()
 	for i := range 50 {

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,8 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/wings-bff/wings/framework/testkit"
 )
 
 // etcdPort is this package's own etcd instance (scripts/svc.sh uses it and
@@ -187,12 +188,7 @@ func TestEtcdOverlay(t *testing.T) {
 }
 
 func TestEtcdUnreachable(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close() // nothing listens there now
+	addr := testkit.ClosedAddr(t)
 	src, err := NewEtcdSource(EtcdOptions{Endpoints: []string{addr}, Prefixes: []string{"/wings/apps/x/"}, DialTimeout: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

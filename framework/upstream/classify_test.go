@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -21,6 +20,7 @@ import (
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
+	"github.com/wings-bff/wings/framework/testkit"
 	"github.com/wings-bff/wings/framework/upstream"
 )
 
@@ -177,14 +177,9 @@ func TestGetJSONCanceled(t *testing.T) {
 
 func TestGetJSONRefused(t *testing.T) {
 	t.Parallel()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testkit.ClosedAddr(t)
 	c, m := plainClient(t, "http://"+addr, time.Second, nil)
-	err = c.GetJSON(context.Background(), "/video/info", nil, nil)
+	err := c.GetJSON(context.Background(), "/video/info", nil, nil)
 	if k := apperr.KindOf(err); k != apperr.KindUpstream {
 		t.Fatalf("kind = %s (%v); want upstream_error", k, err)
 	}

@@ -29,10 +29,12 @@ func (rt *Runtime) servePprof() (stop func(), err error) {
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
+	rt.pprofAddr.Store(ln.Addr().String())
 	rt.log.WithField("addr", ln.Addr().String()).Info("pprof listening")
 	return func() {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 		defer cancel()
 		_ = srv.Shutdown(ctx)
+		rt.pprofAddr.Store("")
 	}, nil
 }

@@ -97,6 +97,7 @@ type Runtime struct {
 	rootCtx    context.Context
 	rootCancel context.CancelFunc
 	addr       atomic.Value // string, once listening
+	pprofAddr  atomic.Value // string, once the profiles are served
 }
 
 // New builds a Runtime from cfg.
@@ -224,6 +225,13 @@ func (rt *Runtime) Context() context.Context { return rt.rootCtx }
 // Addr returns the address the server listens on, once Run has started.
 func (rt *Runtime) Addr() string {
 	s, _ := rt.addr.Load().(string)
+	return s
+}
+
+// PprofAddr is the address server.pprof_addr is bound to (its port
+// resolved) while the profiles are served, or "".
+func (rt *Runtime) PprofAddr() string {
+	s, _ := rt.pprofAddr.Load().(string)
 	return s
 }
 

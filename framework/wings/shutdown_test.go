@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -193,13 +195,7 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 // while the server runs, and stops with it.
 func TestPprofListener(t *testing.T) {
 	t.Parallel()
-	probe, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pprofAddr := probe.Addr().String()
-	probe.Close()
-	rt, _ := newRuntime(t, func(c *config.Config) { c.Server.PprofAddr = pprofAddr })
+	rt, _ := newRuntime(t, func(c *config.Config) { c.Server.PprofAddr = "127.0.0.1:0" })
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -207,13 +203,12 @@ func TestPprofListener(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
 	go func() { served <- rt.Serve(ctx, ln) }()
-	var resp *http.Response
-	for i := 0; i < 100; i++ {
-		if resp, err = http.Get("http://" + pprofAddr + "/debug/pprof/cmdline"); err == nil {
-			break
-		}
+	var pprofAddr string
+	for i := 0; i < 100 && pprofAddr == ""; i++ {
 		time.Sleep(20 * time.Millisecond)
+		pprofAddr = rt.PprofAddr()
 	}
+	resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/cmdline")
 	if err != nil {
 		t.Fatalf("pprof listener: %v", err)
 	}
@@ -231,8 +226,16 @@ func TestPprofListener(t *testing.T) {
 	if err := <-served; err != nil {
 		t.Fatalf("Serve: %v", err)
 	}
-	if c, err := net.DialTimeout("tcp", pprofAddr, time.Second); err == nil {
-		c.Close()
-		t.Fatal("pprof listener still open after the server stopped")
+	if rt.PprofAddr() != "" {
+		t.Error("PprofAddr still set after the server stopped")
+	}
+	// Our profiles are gone: the port refuses, or (taken since) answers
+	// with someone else's command line.
+	if resp, err := http.Get("http://" + pprofAddr + "/debug/pprof/cmdline"); err == nil {
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(body), os.Args[0]) {
+			t.Fatal("pprof listener still serves this process's profiles after the server stopped")
+		}
 	}
 }
