@@ -370,8 +370,9 @@ func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, 
 	}
 	run.Keys += len(big)
 	keys := make([]any, len(big))
+	keyNs := make([]uint64, len(big))
 	for i, b := range big {
-		keys[i] = b.K
+		keys[i], keyNs[i] = b.K, b.K
 	}
 	rangeArgs := []any{clickhouse.Named("from", dayDate(horizon)), clickhouse.Named("to", dayDate(todayN)),
 		clickhouse.Named("keys", clickhouse.GroupSet{Value: keys})}
@@ -414,35 +415,11 @@ func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, 
 	// Level by level: the rows whose stored pv differs from the live pv
 	// over their days (late rows, or never built) are rebuilt in one
 	// statement per level, for the stale keys x the stale starts.
-	for days := 1; days <= maxSpanDays; days *= 2 {
-		if days > 1 && days < minSpanDays {
-			continue
-		}
-		var starts []int
-		var staleKeys []any
-		seen := map[uint64]bool{}
-		for start := (horizon + days - 1) / days * days; start+days <= todayN; start += days {
-			stale := false
-			for _, k := range keys {
-				k := k.(uint64)
-				var want uint64
-				for dn := start; dn < start+days; dn++ {
-					want += live[k][dn]
-				}
-				if want > 0 && stored[[3]uint64{k, uint64(start), uint64(days)}] != want {
-					stale = true
-					if !seen[k] {
-						seen[k] = true
-						staleKeys = append(staleKeys, k)
-					}
-				}
-			}
-			if stale {
-				starts = append(starts, start)
-			}
-		}
-		if len(starts) == 0 {
-			continue
+	for _, lvl := range staleSpans(horizon, todayN, keyNs, live, stored) {
+		days, starts := lvl.days, lvl.starts
+		staleKeys := make([]any, len(lvl.keys))
+		for i, k := range lvl.keys {
+			staleKeys[i] = k
 		}
 		// Statements that read the rollup cover at most spanChunkDays days
 		// each, so a first run over the horizon is a series of bounded
@@ -461,6 +438,70 @@ func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, 
 		}
 	}
 	return nil
+}
+
+// spanLengths are the lengths of the rows the job keeps: finished days,
+// then the spans of minSpanDays..maxSpanDays days that hold states.
+func spanLengths() []int {
+	lengths := []int{1}
+	for days := minSpanDays; days <= maxSpanDays; days *= 2 {
+		lengths = append(lengths, days)
+	}
+	return lengths
+}
+
+// spanStarts are the starts of the aligned rows of length days that lie
+// wholly inside [horizon, today): a start is a multiple of days.
+func spanStarts(days, horizon, today int) []int {
+	var starts []int
+	for start := (horizon + days - 1) / days * days; start+days <= today; start += days {
+		starts = append(starts, start)
+	}
+	return starts
+}
+
+// spanLevel is the job's work at one row length: the starts to build and
+// the keys stale at any of them.
+type spanLevel struct {
+	days   int
+	starts []int
+	keys   []uint64
+}
+
+// staleSpans plans a run of the job: level by level, the aligned rows in
+// [horizon, today) whose stored pv (by key, start, days) differs from the
+// live pv over their days, which are the rows never built and the rows a
+// late event made stale. Days without events need no row. It depends on
+// day numbers only, so it behaves the same on every day of the year.
+func staleSpans(horizon, today int, keys []uint64, live map[uint64]map[int]uint64, stored map[[3]uint64]uint64) []spanLevel {
+	var levels []spanLevel
+	for _, days := range spanLengths() {
+		lvl := spanLevel{days: days}
+		seen := map[uint64]bool{}
+		for _, start := range spanStarts(days, horizon, today) {
+			stale := false
+			for _, k := range keys {
+				var want uint64
+				for dn := start; dn < start+days; dn++ {
+					want += live[k][dn]
+				}
+				if want > 0 && stored[[3]uint64{k, uint64(start), uint64(days)}] != want {
+					stale = true
+					if !seen[k] {
+						seen[k] = true
+						lvl.keys = append(lvl.keys, k)
+					}
+				}
+			}
+			if stale {
+				lvl.starts = append(lvl.starts, start)
+			}
+		}
+		if len(lvl.starts) > 0 {
+			levels = append(levels, lvl)
+		}
+	}
+	return levels
 }
 
 // buildSpans writes the rows of length days at starts for keys: a day's
