@@ -31,6 +31,19 @@ type Analytics struct {
 	// SpanMinUV selects the keys that get spans: UV on the last closed day
 	// at least this (smaller states merge fast enough).
 	SpanMinUV uint64 `mapstructure:"span_min_uv"`
+	// ClockOffset shifts the dashboards' clock (what today and the open
+	// hour are) from the wall clock: tests and demos replay any day and
+	// hour with it. Only the local and test environments accept it.
+	ClockOffset time.Duration `mapstructure:"clock_offset"`
+}
+
+// Now is the dashboards' clock: the wall clock shifted by ClockOffset.
+func (a Analytics) Now() func() time.Time {
+	if a.ClockOffset == 0 {
+		return time.Now
+	}
+	off := a.ClockOffset
+	return func() time.Time { return time.Now().Add(off) }
 }
 
 var bizRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
@@ -65,7 +78,11 @@ var tzRe = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$`)
 
 // Validate checks the framework sections and the app's own.
 func (c *Config) Validate() error {
-	return errors.Join(c.Config.Validate(), c.Analytics.Validate())
+	var clock error
+	if c.Analytics.ClockOffset != 0 && c.Env != "local" && c.Env != "test" {
+		clock = fmt.Errorf("analytics.clock_offset: only the local and test environments may shift the clock (env %q)", c.Env)
+	}
+	return errors.Join(c.Config.Validate(), c.Analytics.Validate(), clock)
 }
 
 // Option adjusts NewContainer.
@@ -101,7 +118,7 @@ func newDash(rt *wings.Runtime, a Analytics) (*controller.DashController, error)
 	}
 	src := dao.NewAnalyticsDAO(rt.ClickHouse(), a.Timezone)
 	store := dao.NewPayloadStore(rt.Redis(), rt.Config().App.Name+":dash:", 7*24*time.Hour)
-	svc := service.NewDashService(src, store, loc, a.PrecomputeInterval*3/2, nil)
+	svc := service.NewDashService(src, store, loc, a.PrecomputeInterval*3/2, a.Now())
 
 	sched := scheduler.New(rt.Redis(), rt.Config().App.Name+":lease:", scheduler.NewMetrics(rt.Metrics().Registerer()), rt.Logger())
 	lines := append([]string(nil), a.BusinessLines...)

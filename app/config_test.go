@@ -76,3 +76,26 @@ func TestAnalyticsSpanKeys(t *testing.T) {
 		t.Errorf("span_interval 10ms: %v", err)
 	}
 }
+
+// TestAnalyticsClockOffset: the dashboards' clock can be shifted in test
+// and local, never in stage or prod.
+func TestAnalyticsClockOffset(t *testing.T) {
+	t.Parallel()
+	var cfg app.Config
+	if _, err := config.Load(config.Options{Dir: "../conf", Env: "test", Environ: []string{"WINGS_ANALYTICS__CLOCK_OFFSET=-240h"}}, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got := time.Until(cfg.Analytics.Now()()); got > -239*time.Hour || got < -241*time.Hour {
+		t.Errorf("clock 240h back reads %s from now", got)
+	}
+	if cfg.Analytics.ClockOffset = 0; time.Since(cfg.Analytics.Now()()) > time.Minute {
+		t.Error("no offset: not the wall clock")
+	}
+	for _, env := range []string{"stage", "prod"} {
+		var bad app.Config
+		_, err := config.Load(config.Options{Dir: "../conf", Env: env, Environ: []string{"WINGS_ANALYTICS__CLOCK_OFFSET=1h"}}, &bad)
+		if err == nil || !strings.Contains(err.Error(), "analytics.clock_offset: only the local and test environments") {
+			t.Errorf("%s with clock_offset: %v", env, err)
+		}
+	}
+}
