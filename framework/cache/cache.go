@@ -57,6 +57,7 @@ import (
 
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/metrics"
+	"github.com/wings-bff/wings/framework/recovery"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -281,7 +282,8 @@ func serverSide(err error) bool {
 }
 
 // load runs the loader once per key in this process: concurrent callers
-// share the leader's result. The loader keeps the caller's values and
+// share the leader's result, a panic in it included, as an internal error
+// (singleflight would re-panic it in a goroutine nothing recovers). The loader keeps the caller's values and
 // deadline but not its cancellation; each caller waits only until its own
 // context ends.
 func (c *Cache) load(ctx context.Context, ikey string, p Policy, load Loader) (*entry, error) {
@@ -294,7 +296,9 @@ func (c *Cache) load(ctx context.Context, ikey string, p Policy, load Loader) (*
 			lctx, cancel = context.WithTimeout(lctx, c.rt.Config().Server.RequestTimeout)
 		}
 		defer cancel()
-		return c.compute(lctx, ikey, p, load)
+		e, err := recovery.Call(func() (*entry, error) { return c.compute(lctx, ikey, p, load) })
+		c.rt.Panics().Report(ctx, "cache_load", err)
+		return e, err
 	})
 	select {
 	case r := <-ch:
@@ -308,16 +312,18 @@ func (c *Cache) load(ctx context.Context, ikey string, p Policy, load Loader) (*
 }
 
 // refresh recomputes ikey in the background, once, under the Runtime's
-// context (with the caller's values and the server's request timeout).
+// context (with the caller's values and the server's request timeout). A
+// panic in the loader is logged and counted; the entry stays as it was.
 func (c *Cache) refresh(ctx context.Context, ikey string, p Policy, load Loader) {
 	c.sf.DoChan(ikey, func() (any, error) {
 		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.rt.Config().Server.RequestTimeout)
 		defer cancel()
 		stop := context.AfterFunc(c.bg, cancel)
 		defer stop()
-		e, err := c.compute(bctx, ikey, p, load)
+		e, err := recovery.Call(func() (*entry, error) { return c.compute(bctx, ikey, p, load) })
 		if err != nil {
 			c.count("origin", "error")
+			c.rt.Panics().Report(ctx, "cache_refresh", err)
 		}
 		return e, err
 	})
@@ -436,15 +442,24 @@ func (c *Cache) subscribe() {
 			if !ok {
 				return
 			}
-			if len(m.Payload) < 2 {
-				continue
-			}
-			if k := m.Payload[1:]; m.Payload[0] == '*' {
-				c.l1.removePrefix(k)
-			} else {
-				c.l1.remove(k)
-			}
+			c.rt.Panics().Report(c.bg, "cache_purge", recovery.Do(func() error {
+				c.dropPurged(m.Payload)
+				return nil
+			}))
 		}
+	}
+}
+
+// dropPurged drops from L1 what a purge message names: "=" and a key, or
+// "*" and a prefix.
+func (c *Cache) dropPurged(payload string) {
+	if len(payload) < 2 {
+		return
+	}
+	if k := payload[1:]; payload[0] == '*' {
+		c.l1.removePrefix(k)
+	} else {
+		c.l1.remove(k)
 	}
 }
 
@@ -457,7 +472,10 @@ func (c *Cache) trimLoop() {
 		case <-c.bg.Done():
 			return
 		case <-t.C:
-			c.remote.trim(c.bg)
+			c.rt.Panics().Report(c.bg, "cache_trim", recovery.Do(func() error {
+				c.remote.trim(c.bg)
+				return nil
+			}))
 		}
 	}
 }
