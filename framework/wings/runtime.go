@@ -148,7 +148,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		rt.AddCheck(Check{Name: "clickhouse", Fn: ch.Ping})
 		rt.OnStop(func(context.Context) error { return ch.Close() })
 	}
-	a, err := auth.New(cfg.Auth, cfg.Env, auth.Options{Identity: opts.Identity, Permission: opts.Permission, Log: log})
+	a, err := auth.New(cfg.Auth, cfg.Env, auth.Options{Identity: opts.Identity, Permission: opts.Permission, Log: log, Panics: rt.panics})
 	if err != nil {
 		return nil, err
 	}
