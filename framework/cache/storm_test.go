@@ -221,4 +221,3 @@ func TestEarlyRefreshOnHit(t *testing.T) {
 		t.Errorf("after the early refresh: %s %q; want HIT v2", res.Status, res.Value)
 	}
 }
-
