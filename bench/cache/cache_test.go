@@ -44,14 +44,15 @@ func serve(b *testing.B, h http.Handler) string {
 }
 
 // wingsApp is the example app over the in-process mock teams, with the
-// response cache on or off.
-func wingsApp(b *testing.B, mock string, cached bool) *wings.Runtime {
+// response cache on or off and extra WINGS_* settings.
+func wingsApp(b *testing.B, mock string, cached bool, extra ...string) *wings.Runtime {
 	var cfg app.Config
 	environ := []string{
 		"WINGS_LOG__LEVEL=error", fmt.Sprintf("WINGS_CACHE__RESPONSES=%t", cached),
 		"WINGS_UPSTREAMS__VIDEO__BASE_URL=" + mock, "WINGS_UPSTREAMS__ALBUM__BASE_URL=" + mock,
 		"WINGS_UPSTREAMS__STAR__BASE_URL=" + mock,
 	}
+	environ = append(environ, extra...)
 	if _, err := config.Load(config.Options{Dir: "../../conf", Env: "test", Environ: environ}, &cfg); err != nil {
 		b.Fatal(err)
 	}

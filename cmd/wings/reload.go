@@ -10,6 +10,7 @@ import (
 
 	"github.com/wings-bff/wings/app"
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/recovery"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -71,31 +72,42 @@ func watchConfig(rt *wings.Runtime, confDir, env string, src *config.EtcdSource)
 		}
 	}
 	// reload loads with ov and applies it; it reports whether ov was good.
+	// A panic while loading or applying is a rejected reload, not the end
+	// of the process: it runs on a watcher goroutine.
 	reload := func(source string, ov map[string]any) bool {
-		next, _, err := loadOverlay(confDir, ov, name)
+		err := recovery.Do(func() error {
+			next, _, err := loadOverlay(confDir, ov, name)
+			if err != nil {
+				return err
+			}
+			r.Apply(source, &next.Config)
+			return nil
+		})
 		if err != nil {
+			rt.Panics().Report(ctx, "reload", err)
 			r.Reject(source, err)
 			return false
 		}
-		r.Apply(source, &next.Config)
 		return true
 	}
 	if src != nil {
 		rt.OnStop(func(context.Context) error { return src.Close() })
-		go src.Watch(ctx, func(ov map[string]any, err error) {
-			if err != nil {
-				r.Reject("etcd", err)
-				return
-			}
-			mu.Lock()
-			defer mu.Unlock()
-			if reload("etcd", ov) {
-				overlay = ov
-			}
+		rt.Panics().Go(ctx, "reload", func() {
+			src.Watch(ctx, func(ov map[string]any, err error) {
+				if err != nil {
+					r.Reject("etcd", err)
+					return
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				if reload("etcd", ov) {
+					overlay = ov
+				}
+			})
 		})
 	}
 	files := []string{filepath.Join(confDir, "config.default.yaml"), filepath.Join(confDir, "config."+env+".yaml")}
-	go func() {
+	rt.Panics().Go(ctx, "reload", func() {
 		last := mtimes(files)
 		t := time.NewTicker(2 * time.Second)
 		defer t.Stop()
@@ -112,7 +124,7 @@ func watchConfig(rt *wings.Runtime, confDir, env string, src *config.EtcdSource)
 				mu.Unlock()
 			}
 		}
-	}()
+	})
 }
 
 func mtimes(files []string) string {

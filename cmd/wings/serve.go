@@ -68,5 +68,8 @@ func serve(ctx context.Context, confDir string) error {
 		return err
 	}
 	rt.Handle(app.Routes(c)...)
+	if res.Env == "test" {
+		rt.Handle(testRoutes()...)
+	}
 	return rt.Run(ctx)
 }

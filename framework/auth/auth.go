@@ -51,6 +51,7 @@ import (
 
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/recovery"
 )
 
 // User is an authenticated caller.
@@ -93,6 +94,8 @@ type Options struct {
 	// HTTPClient is used by the http providers; nil means a new client.
 	HTTPClient *http.Client
 	Log        *logrus.Logger
+	// Panics reports panics of the providers' cached calls.
+	Panics *recovery.Reporter
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -135,7 +138,7 @@ func New(cfg config.Auth, env string, opts Options) (*Auth, error) {
 			}
 			a.identity = Cached(&SSOIdentity{c: sc}, CacheOptions{
 				TTL: cfg.Identity.CacheTTL, NegativeTTL: cfg.Identity.NegativeTTL, Size: cfg.Identity.CacheSize,
-				Timeout: cfg.Identity.Timeout, ExpirySkew: cfg.ClockSkew, Now: opts.Now,
+				Timeout: cfg.Identity.Timeout, ExpirySkew: cfg.ClockSkew, Now: opts.Now, Panics: opts.Panics,
 			})
 		default:
 			return nil, fmt.Errorf("auth.identity.provider: unknown provider %q", cfg.Identity.Provider)
@@ -155,7 +158,7 @@ func New(cfg config.Auth, env string, opts Options) (*Auth, error) {
 			}
 			a.permission = CachedPermission(&HTTPPermission{c: sc}, CacheOptions{
 				TTL: cfg.Permission.CacheTTL, NegativeTTL: cfg.Permission.NegativeTTL, Size: cfg.Permission.CacheSize,
-				Timeout: cfg.Permission.Timeout, Now: opts.Now,
+				Timeout: cfg.Permission.Timeout, Now: opts.Now, Panics: opts.Panics,
 			})
 		default:
 			return nil, fmt.Errorf("auth.permission.provider: unknown provider %q", cfg.Permission.Provider)

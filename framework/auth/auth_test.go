@@ -11,10 +11,15 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/sirupsen/logrus"
+
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/auth"
 	"github.com/wings-bff/wings/framework/auth/mocksso"
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/recovery"
 )
 
 const secret = "s3cret"
@@ -306,4 +311,48 @@ func FuzzExpand(f *testing.F) {
 			t.Fatalf("%q accepted value %q: %q", tmpl, value, got)
 		}
 	})
+}
+
+type panickingProvider struct{}
+
+func (panickingProvider) Authenticate(_ context.Context, token string) (*auth.User, error) {
+	if token == "good" {
+		return &auth.User{ID: "u1"}, nil
+	}
+	panic("provider bug")
+}
+
+func (panickingProvider) Allowed(_ context.Context, u *auth.User, resource string) (bool, error) {
+	panic("provider bug")
+}
+
+// The cached providers call through singleflight, out of the Recover
+// middleware's reach: a provider's panic must come back as an internal
+// error (logged with its stack and counted), not kill the process.
+func TestCachedProviderPanicIsInternalError(t *testing.T) {
+	var logs strings.Builder
+	log := logrus.New()
+	log.SetOutput(&logs)
+	count := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "panics_total"}, []string{"where"})
+	o := auth.CacheOptions{TTL: time.Minute, NegativeTTL: time.Second, Size: 10, Panics: recovery.NewReporter(log, count)}
+	id := auth.Cached(panickingProvider{}, o)
+	perm := auth.CachedPermission(panickingProvider{}, o)
+	ctx := context.Background()
+	_, err := id.Authenticate(ctx, "boom")
+	var ae *apperr.Error
+	if !errors.As(err, &ae) || ae.Kind != apperr.KindInternal {
+		t.Fatalf("Authenticate: got %v; want an internal error", err)
+	}
+	if _, err := perm.Allowed(ctx, &auth.User{ID: "u1"}, "bizline:video"); !errors.As(err, &ae) || ae.Kind != apperr.KindInternal {
+		t.Fatalf("Allowed: got %v; want an internal error", err)
+	}
+	if n := testutil.ToFloat64(count.WithLabelValues("auth")); n != 2 {
+		t.Errorf("panics counted: %v; want 2", n)
+	}
+	if !strings.Contains(logs.String(), "panic recovered") || !strings.Contains(logs.String(), "auth_test.go") {
+		t.Errorf("log has no panic line with its stack: %s", logs.String())
+	}
+	if u, err := id.Authenticate(ctx, "good"); err != nil || u.ID != "u1" {
+		t.Errorf("next call: got %v %v; want u1", u, err)
+	}
 }

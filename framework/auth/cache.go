@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"golang.org/x/sync/singleflight"
+
+	"github.com/wings-bff/wings/framework/recovery"
 )
 
 // CacheOptions configure Cached and CachedPermission.
@@ -24,6 +26,9 @@ type CacheOptions struct {
 	// ExpirySkew: a session ending within it of now is not cached.
 	ExpirySkew time.Duration
 	Now        func() time.Time
+	// Panics reports a provider's panic, which the waiting callers get as
+	// an internal error; nil only turns it into that error.
+	Panics *recovery.Reporter
 }
 
 // ttlCache is a bounded map with per-entry expiry and one in-flight load
@@ -52,7 +57,8 @@ func newTTLCache[V any](o CacheOptions) *ttlCache[V] {
 }
 
 // get returns the cached answer for key or loads it once for all
-// concurrent callers. load returns the value, its TTL (0: do not cache)
+// concurrent callers (a panic in load is their internal error: singleflight
+// would re-panic it where nothing recovers it). load returns the value, its TTL (0: do not cache)
 // and an error; negative reports whether the error is a cacheable
 // rejection.
 func (c *ttlCache[V]) get(ctx context.Context, key string, negative func(error) bool,
@@ -71,7 +77,13 @@ func (c *ttlCache[V]) get(ctx context.Context, key string, negative func(error) 
 			lctx, cancel = context.WithTimeout(lctx, c.opts.Timeout)
 			defer cancel()
 		}
-		v, ttl, err := load(lctx)
+		var ttl time.Duration
+		v, err := recovery.Call(func() (V, error) {
+			v, t, err := load(lctx)
+			ttl = t
+			return v, err
+		})
+		c.opts.Panics.Report(ctx, "auth", err)
 		switch {
 		case err == nil && ttl > 0:
 			c.put(key, cacheEntry[V]{v: v, exp: c.opts.Now().Add(ttl)})

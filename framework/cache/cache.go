@@ -48,6 +48,8 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"math"
+	"math/rand/v2"
 	"strings"
 	"sync"
 	"time"
@@ -57,6 +59,7 @@ import (
 
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/metrics"
+	"github.com/wings-bff/wings/framework/recovery"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -106,6 +109,18 @@ type Cache struct {
 	ignore []string // exact names, and prefixes ending in *
 	bg     context.Context
 
+	// now and rand are the clock and the random source of expiry jitter
+	// and early refresh; tests replace them.
+	now  func() time.Time
+	rand func() float64
+	// jitter and beta are cache.ttl_jitter and cache.early_refresh.
+	jitter, beta float64
+	// slots holds one token per running background refresh
+	// (cache.refresh_concurrency); refreshing, the keys being refreshed.
+	slots      chan struct{}
+	refreshing sync.Map
+	skipped    prometheus.Counter
+
 	requests *prometheus.CounterVec                        // layer, result
 	series   metrics.Series[[2]string, prometheus.Counter] // requests' children, kept once made
 
@@ -113,15 +128,27 @@ type Cache struct {
 	routes []*routePolicy // cached routes, retuned by reload
 }
 
+// defaultRefreshConcurrency is cache.refresh_concurrency's default.
+const defaultRefreshConcurrency = 16
+
 // New builds the Cache of rt from its config, installs the response-cache
 // middleware and the admin purge endpoint, and subscribes to purges from
 // other instances. Call it once per Runtime, before Handle.
 func New(rt *wings.Runtime) (*Cache, error) {
 	cfg := rt.Config()
+	slots := cfg.Cache.RefreshConcurrency
+	if slots <= 0 { // a config built in code rather than loaded
+		slots = defaultRefreshConcurrency
+	}
 	c := &Cache{
-		rt: rt,
-		l1: newL1(cfg.Cache.L1MaxEntries, cfg.Cache.L1MaxBytes),
-		bg: rt.Context(),
+		rt:     rt,
+		l1:     newL1(cfg.Cache.L1MaxEntries, cfg.Cache.L1MaxBytes),
+		bg:     rt.Context(),
+		now:    time.Now,
+		rand:   rand.Float64,
+		jitter: cfg.Cache.TTLJitter,
+		beta:   cfg.Cache.EarlyRefresh,
+		slots:  make(chan struct{}, slots),
 	}
 	c.ignore = append(c.ignore, cfg.Cache.IgnoreParams...)
 	c.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -134,7 +161,11 @@ func New(rt *wings.Runtime) (*Cache, error) {
 	size := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Namespace: metrics.Namespace, Name: "cache_l1_bytes", Help: "Bytes accounted to the in-process cache.",
 	}, func() float64 { return float64(c.l1.bytes.Load()) })
-	rt.Metrics().MustRegister(c.requests, entries, size)
+	c.skipped = prometheus.NewCounter(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Name: "cache_refresh_skipped_total",
+		Help: "Background refreshes not started because cache.refresh_concurrency were running; the entry was served as it was.",
+	})
+	rt.Metrics().MustRegister(c.requests, entries, size, c.skipped)
 	for _, layer := range []string{"l1", "redis", "origin"} {
 		for _, res := range []string{"hit", "miss", "stale", "error"} {
 			c.requests.WithLabelValues(layer, res)
@@ -217,11 +248,14 @@ func (c *Cache) Fetch(ctx context.Context, ikey string, p Policy, load Loader) (
 // fetch is Fetch with the loader made only when needed (never on a hit);
 // mk runs before fetch returns.
 func (c *Cache) fetch(ctx context.Context, ikey string, p Policy, mk func() Loader) (Result, error) {
-	now := time.Now()
+	now := c.now()
 	e := c.l1.get(ikey, now)
 	switch {
 	case e != nil && now.Before(e.freshUntil(p)):
 		c.count("l1", "hit")
+		if c.refreshEarly(e, e.freshUntil(p).Sub(now)) {
+			c.refresh(ctx, ikey, p, mk(), e.written)
+		}
 		return Result{Value: e.value, Written: e.written, Status: Hit}, nil
 	case e == nil:
 		c.count("l1", "miss")
@@ -247,7 +281,7 @@ func (c *Cache) fetch(ctx context.Context, ikey string, p Policy, mk func() Load
 	// e is nil or past its TTL.
 	if e != nil && now.Before(e.freshUntil(p).Add(p.Grace)) {
 		c.count("l1", "stale")
-		c.refresh(ctx, ikey, p, mk())
+		c.refresh(ctx, ikey, p, mk(), e.written)
 		return Result{Value: e.value, Written: e.written, Status: Stale}, nil
 	}
 	ne, err := c.load(ctx, ikey, p, mk())
@@ -281,7 +315,8 @@ func serverSide(err error) bool {
 }
 
 // load runs the loader once per key in this process: concurrent callers
-// share the leader's result. The loader keeps the caller's values and
+// share the leader's result, a panic in it included, as an internal error
+// (singleflight would re-panic it in a goroutine nothing recovers). The loader keeps the caller's values and
 // deadline but not its cancellation; each caller waits only until its own
 // context ends.
 func (c *Cache) load(ctx context.Context, ikey string, p Policy, load Loader) (*entry, error) {
@@ -294,7 +329,9 @@ func (c *Cache) load(ctx context.Context, ikey string, p Policy, load Loader) (*
 			lctx, cancel = context.WithTimeout(lctx, c.rt.Config().Server.RequestTimeout)
 		}
 		defer cancel()
-		return c.compute(lctx, ikey, p, load)
+		e, err := recovery.Call(func() (*entry, error) { return c.compute(lctx, ikey, p, load, time.Time{}) })
+		c.rt.Panics().Report(ctx, "cache_load", err)
+		return e, err
 	})
 	select {
 	case r := <-ch:
@@ -307,28 +344,80 @@ func (c *Cache) load(ctx context.Context, ikey string, p Policy, load Loader) (*
 	}
 }
 
-// refresh recomputes ikey in the background, once, under the Runtime's
-// context (with the caller's values and the server's request timeout).
-func (c *Cache) refresh(ctx context.Context, ikey string, p Policy, load Loader) {
-	c.sf.DoChan(ikey, func() (any, error) {
-		bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.rt.Config().Server.RequestTimeout)
-		defer cancel()
-		stop := context.AfterFunc(c.bg, cancel)
-		defer stop()
-		e, err := c.compute(bctx, ikey, p, load)
-		if err != nil {
-			c.count("origin", "error")
-		}
-		return e, err
-	})
+// refresh recomputes ikey, whose entry written at seen the caller served,
+// in the background, once, under the Runtime's
+// context (with the caller's values and the server's request timeout). A
+// panic in the loader is logged and counted; the entry stays as it was. At
+// most cache.refresh_concurrency refreshes run at once: past that the
+// refresh is skipped (counted), and a later hit or stale read asks again.
+func (c *Cache) refresh(ctx context.Context, ikey string, p Policy, load Loader, seen time.Time) {
+	if _, busy := c.refreshing.LoadOrStore(ikey, struct{}{}); busy {
+		return
+	}
+	select {
+	case c.slots <- struct{}{}:
+	default:
+		c.refreshing.Delete(ikey)
+		c.skipped.Inc()
+		return
+	}
+	go func() {
+		defer func() {
+			c.refreshing.Delete(ikey)
+			<-c.slots
+		}()
+		// Do, not DoChan: a miss of the same key already loading is joined
+		// on this goroutine instead of a new one.
+		_, _, _ = c.sf.Do(ikey, func() (any, error) {
+			bctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.rt.Config().Server.RequestTimeout)
+			defer cancel()
+			stop := context.AfterFunc(c.bg, cancel)
+			defer stop()
+			e, err := recovery.Call(func() (*entry, error) { return c.compute(bctx, ikey, p, load, seen) })
+			if err != nil {
+				c.count("origin", "error")
+				c.rt.Panics().Report(ctx, "cache_refresh", err)
+			}
+			return e, err
+		})
+	}()
+}
+
+// refreshEarly reports whether a hit on e, fresh for left more, starts a
+// background refresh now: XFetch (Vattani et al., "Optimal Probabilistic
+// Cache Stampede Prevention", VLDB 2015) refreshes when
+// cost * beta * -ln(u) >= left, u uniform in (0, 1], so with probability
+// exp(-left / (cost*beta)): rarely long before expiry, almost surely just
+// before it, and earlier for entries slow to compute. Entries read from
+// Redis carry no cost and only expire.
+func (c *Cache) refreshEarly(e *entry, left time.Duration) bool {
+	if e.cost <= 0 || c.beta <= 0 {
+		return false
+	}
+	scale := float64(e.cost) * c.beta
+	if float64(left) > 20*scale { // probability below exp(-20): skip the draw
+		return false
+	}
+	return -scale*math.Log(1-c.rand()) >= float64(left)
+}
+
+// jittered is ttl shortened by a random share below cache.ttl_jitter.
+func (c *Cache) jittered(ttl time.Duration) time.Duration {
+	if c.jitter <= 0 {
+		return ttl
+	}
+	return ttl - time.Duration(float64(ttl)*c.jitter*c.rand())
 }
 
 // compute runs the loader (behind the optional Redis lock) and stores what
-// it returns in both levels.
-func (c *Cache) compute(ctx context.Context, ikey string, p Policy, load Loader) (*entry, error) {
-	// A caller that missed just before the previous flight stored its
-	// entry starts a new flight: give it that entry instead of a new load.
-	if e := c.l1.get(ikey, time.Now()); e != nil && time.Now().Before(e.freshUntil(p)) {
+// it returns in both levels. seen is when the entry the caller saw was
+// written (zero for a miss).
+func (c *Cache) compute(ctx context.Context, ikey string, p Policy, load Loader, seen time.Time) (*entry, error) {
+	// A caller that missed (or saw an older entry) just before the previous
+	// flight stored its entry starts a new flight: give it that entry
+	// instead of a new load.
+	now := c.now()
+	if e := c.l1.get(ikey, now); e != nil && now.Before(e.freshUntil(p)) && e.written.After(seen) {
 		return e, nil
 	}
 	if lockTTL := time.Duration(c.remote.lockTTL.Load()); lockTTL > 0 && c.remote.usable() {
@@ -348,6 +437,7 @@ func (c *Cache) compute(ctx context.Context, ikey string, p Policy, load Loader)
 			defer c.remote.unlock(ctx, ikey)
 		}
 	}
+	start := c.now()
 	v, ttl, err := load(ctx)
 	if err != nil {
 		return nil, err
@@ -355,8 +445,9 @@ func (c *Cache) compute(ctx context.Context, ikey string, p Policy, load Loader)
 	if ttl <= 0 || ttl > p.TTL {
 		ttl = p.TTL
 	}
-	now := time.Now()
-	e := &entry{value: v, written: now, expires: now.Add(ttl), keep: now.Add(ttl + max(p.Grace, p.StaleIfError))}
+	ttl = c.jittered(ttl)
+	now = c.now()
+	e := &entry{value: v, written: now, expires: now.Add(ttl), keep: now.Add(ttl + max(p.Grace, p.StaleIfError)), cost: now.Sub(start)}
 	c.l1.set(ikey, e)
 	if c.remote.usable() {
 		_ = c.remote.set(ctx, ikey, e)
@@ -436,15 +527,24 @@ func (c *Cache) subscribe() {
 			if !ok {
 				return
 			}
-			if len(m.Payload) < 2 {
-				continue
-			}
-			if k := m.Payload[1:]; m.Payload[0] == '*' {
-				c.l1.removePrefix(k)
-			} else {
-				c.l1.remove(k)
-			}
+			c.rt.Panics().Report(c.bg, "cache_purge", recovery.Do(func() error {
+				c.dropPurged(m.Payload)
+				return nil
+			}))
 		}
+	}
+}
+
+// dropPurged drops from L1 what a purge message names: "=" and a key, or
+// "*" and a prefix.
+func (c *Cache) dropPurged(payload string) {
+	if len(payload) < 2 {
+		return
+	}
+	if k := payload[1:]; payload[0] == '*' {
+		c.l1.removePrefix(k)
+	} else {
+		c.l1.remove(k)
 	}
 }
 
@@ -457,7 +557,10 @@ func (c *Cache) trimLoop() {
 		case <-c.bg.Done():
 			return
 		case <-t.C:
-			c.remote.trim(c.bg)
+			c.rt.Panics().Report(c.bg, "cache_trim", recovery.Do(func() error {
+				c.remote.trim(c.bg)
+				return nil
+			}))
 		}
 	}
 }

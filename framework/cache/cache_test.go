@@ -52,6 +52,7 @@ type env struct {
 	cache *cache.Cache
 	calls atomic.Int64
 	fail  atomic.Value // error the handler returns, if any
+	boom  atomic.Bool  // the handler panics
 	delay time.Duration
 }
 
@@ -95,6 +96,9 @@ func newEnv(t *testing.T, ns, addr string, p cache.Policy, mut ...func(*config.C
 		}
 		if err, _ := e.fail.Load().(error); err != nil {
 			return err
+		}
+		if e.boom.Load() {
+			panic("handler bug")
 		}
 		return wings.JSON(ec, map[string]any{"id": ec.Param("id"), "n": n, "scope": reqctx.Scope(ec.Request().Context())})
 	}
@@ -500,4 +504,53 @@ func TestGetOrLoadJSON(t *testing.T) {
 	if string(raw) != `{"biz":"video","total":2}` {
 		t.Errorf("%s", raw)
 	}
+}
+
+// panics is wings_panics_total{where}.
+func (e *env) panics(where string) float64 {
+	mfs, _ := e.rt.Metrics().Gatherer().Gather()
+	for _, mf := range mfs {
+		if mf.GetName() != "wings_panics_total" {
+			continue
+		}
+		for _, m := range mf.GetMetric() {
+			if len(m.GetLabel()) == 1 && m.GetLabel()[0].GetValue() == where {
+				return m.GetCounter().GetValue()
+			}
+		}
+	}
+	return 0
+}
+
+// A handler panicking on a miss runs inside the cache's singleflight, out of
+// the Recover middleware's reach: it must fail its request, not the process.
+func TestPanicOnMissIsInternalError(t *testing.T) {
+	e := newEnv(t, uniq(t), "", cache.Policy{TTL: time.Minute})
+	e.boom.Store(true)
+	a := e.get(t, "/v/1")
+	if a.status != 500 || !strings.Contains(a.body, `"error":"internal"`) || strings.Contains(a.body, "handler bug") {
+		t.Fatalf("panic on a miss: got %d %s; want 500 internal, no panic text", a.status, a.body)
+	}
+	if n := e.panics("cache_load"); n != 1 {
+		t.Errorf("wings_panics_total{where=cache_load} = %v; want 1", n)
+	}
+	e.boom.Store(false)
+	if a := e.get(t, "/v/1"); a.status != 200 || a.header.Get("X-Cache") != "MISS" {
+		t.Errorf("next request: got %d %q %s; want 200 MISS (a panic is never cached)", a.status, a.header.Get("X-Cache"), a.body)
+	}
+}
+
+// A panic in a background refresh (nobody waits for it) is logged and
+// counted; the stale entry keeps being served and a later refresh lands.
+func TestPanicInBackgroundRefresh(t *testing.T) {
+	e := newEnv(t, uniq(t), "", cache.Policy{TTL: 30 * time.Millisecond, Grace: time.Minute})
+	e.get(t, "/v/1")
+	time.Sleep(50 * time.Millisecond)
+	e.boom.Store(true)
+	if a := e.get(t, "/v/1"); a.status != 200 || a.header.Get("X-Cache") != "STALE" || !strings.Contains(a.body, `"n":1`) {
+		t.Fatalf("in grace: got %d %q %s; want the stale entry", a.status, a.header.Get("X-Cache"), a.body)
+	}
+	waitFor(t, func() bool { return e.panics("cache_refresh") == 1 })
+	e.boom.Store(false)
+	waitFor(t, func() bool { return e.get(t, "/v/1").header.Get("X-Cache") == "HIT" })
 }

@@ -13,9 +13,10 @@ import (
 // made, so they are shared between L1, readers and Redis encoding.
 type entry struct {
 	value   []byte
-	written time.Time // when the value was computed
-	expires time.Time // fresh until
-	keep    time.Time // kept (for grace and stale-if-error) until
+	written time.Time     // when the value was computed
+	expires time.Time     // fresh until
+	keep    time.Time     // kept (for grace and stale-if-error) until
+	cost    time.Duration // how long the value took to compute; 0 when read from Redis
 }
 
 // freshUntil is when e stops being fresh under p: its own expiry, or

@@ -71,6 +71,16 @@ type Cache struct {
 	// LockTTL, when > 0, makes a miss take a short Redis lock (SET NX PX) so
 	// one instance of many computes the entry; 0 leaves it to each process.
 	LockTTL time.Duration `mapstructure:"lock_ttl"`
+	// TTLJitter shortens each entry's TTL by a random share in
+	// [0, TTLJitter), so entries filled together do not expire together.
+	TTLJitter float64 `mapstructure:"ttl_jitter"`
+	// EarlyRefresh is XFetch's beta: a hit shortly before expiry starts a
+	// background refresh with a probability that grows as expiry nears and
+	// with the entry's compute time (0: off; 1: the usual).
+	EarlyRefresh float64 `mapstructure:"early_refresh"`
+	// RefreshConcurrency bounds the background refreshes running at once;
+	// when all are busy, a stale entry is served and its refresh skipped.
+	RefreshConcurrency int `mapstructure:"refresh_concurrency"`
 }
 
 // Admin configures the framework's admin endpoints.
@@ -340,6 +350,15 @@ func (c *Config) Validate() error {
 	}
 	if c.Cache.LockTTL < 0 {
 		bad("cache.lock_ttl", "must be >= 0")
+	}
+	if j := c.Cache.TTLJitter; !(j >= 0 && j <= 0.5) {
+		bad("cache.ttl_jitter", "must be between 0 and 0.5, got %v", j)
+	}
+	if b := c.Cache.EarlyRefresh; !(b >= 0 && b <= 10) {
+		bad("cache.early_refresh", "must be between 0 (off) and 10, got %v", b)
+	}
+	if c.Cache.RefreshConcurrency <= 0 {
+		bad("cache.refresh_concurrency", "must be > 0")
 	}
 	return errors.Join(errs...)
 }

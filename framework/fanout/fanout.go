@@ -36,6 +36,7 @@ import (
 
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/logging"
+	"github.com/wings-bff/wings/framework/recovery"
 	"github.com/wings-bff/wings/framework/reqctx"
 )
 
@@ -268,21 +269,35 @@ func (f *Future[T]) then(s starter) {
 	f.g.spawn(s)
 }
 
-// finish marks f done and starts its dependents.
 // runCall runs fn, turning a panic into an internal error: a call runs on a
 // goroutine of its own (or of the pool), out of reach of the Recover
 // middleware, and one bad payload must fail one request, not the process.
-func runCall[T any](ctx context.Context, name string, fn func(ctx context.Context) (T, error)) (v T, err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			logging.FromContext(ctx).WithField("source", name).WithField("panic", fmt.Sprint(p)).
-				WithField("stack", string(debug.Stack())).Error("panic in a fan-out call")
-			err = apperr.Wrap(apperr.KindInternal, fmt.Errorf("fan-out call %s panicked: %v", name, p), "internal error")
-		}
-	}()
-	return fn(ctx)
+func runCall[T any](g *Group, ctx context.Context, name string, fn func(ctx context.Context) (T, error)) (T, error) {
+	v, err := recovery.Call(func() (T, error) { return fn(ctx) })
+	if p := recovery.From(err); p != nil {
+		err = apperr.Wrap(apperr.KindInternal, fmt.Errorf("fan-out call %s panicked: %w", name, p), "internal error")
+		g.panicked(ctx, name, err)
+	}
+	return v, err
 }
 
+// PanicObserver is an Observer that is also told when a call panicked (the
+// panic is then the call's error). Without one, the group logs the panic.
+type PanicObserver interface {
+	Panicked(ctx context.Context, source string, err error)
+}
+
+func (g *Group) panicked(ctx context.Context, name string, err error) {
+	if po, ok := g.obs.(PanicObserver); ok {
+		po.Panicked(ctx, name, err)
+		return
+	}
+	p := recovery.From(err)
+	logging.FromContext(ctx).WithFields(map[string]any{"source": name, "panic": fmt.Sprint(p.Value), "stack": p.Stack}).
+		Error("panic in a fan-out call")
+}
+
+// finish marks f done and starts its dependents.
 func (f *Future[T]) finish() {
 	f.done.Done()
 	f.mu.Lock()
@@ -349,7 +364,18 @@ func (f *Future[T]) run() {
 		ctx, cancel = context.WithDeadline(ctx, g.optDeadline)
 		defer cancel()
 	}
-	f.val, f.err = runCall(ctx, name, fn)
+	// Code around the call (the stale store, the observer) may panic too:
+	// the call then fails with that panic.
+	defer func() {
+		if r := recover(); r != nil {
+			err := apperr.Wrap(apperr.KindInternal, fmt.Errorf("fan-out call %s panicked: %w", name, &recovery.Panic{Value: r, Stack: string(debug.Stack())}), "internal error")
+			g.panicked(ctx, name, err)
+			var zero T
+			f.val, f.err = zero, err
+			g.fail(err)
+		}
+	}()
+	f.val, f.err = runCall(g, ctx, name, fn)
 	if f.err == nil {
 		if o.mode == ModeStaleOK {
 			if b, err := json.Marshal(f.val); err == nil {

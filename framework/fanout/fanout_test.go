@@ -224,3 +224,51 @@ func TestPanickingCall(t *testing.T) {
 		}
 	}
 }
+
+type panickyStore struct{}
+
+func (panickyStore) Get(context.Context, string) ([]byte, bool) { panic("store get bug") }
+func (panickyStore) Set(context.Context, string, []byte)        { panic("store set bug") }
+
+type panickyObserver struct {
+	mu       sync.Mutex
+	panicked []string
+}
+
+func (*panickyObserver) Degraded(context.Context, string, error) { panic("observer bug") }
+func (*panickyObserver) Stale(context.Context, string, error)    {}
+func (o *panickyObserver) Panicked(_ context.Context, source string, err error) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.panicked = append(o.panicked, source)
+}
+
+// Code the group runs around a call (a stale store, the observer) may
+// panic too, on the call's goroutine: the call fails with an internal
+// error, the PanicObserver hears of it, and the process lives on.
+func TestPanicAroundACall(t *testing.T) {
+	for _, pooled := range []bool{false, true} {
+		obs := &panickyObserver{}
+		ctx := WithObserver(context.Background(), obs)
+		if pooled {
+			p := NewPool(4)
+			defer p.Close()
+			var in *reqctx.Info
+			ctx, in = reqctx.Begin(ctx, "req-1")
+			in.Pool = p
+		}
+		g := New(ctx)
+		Go(g, "stale", func(context.Context) (int, error) { return 1, nil }, StaleOK(panickyStore{}, "k"))
+		if err := g.Wait(); apperr.KindOf(err) != apperr.KindInternal {
+			t.Errorf("pooled %v: store panicked: Wait = %v; want an internal error", pooled, err)
+		}
+		g = New(ctx)
+		Go(g, "opt", func(context.Context) (int, error) { return 0, errors.New("down") }, Optional())
+		if err := g.Wait(); apperr.KindOf(err) != apperr.KindInternal {
+			t.Errorf("pooled %v: observer panicked: Wait = %v; want an internal error", pooled, err)
+		}
+		if !reflect.DeepEqual(obs.panicked, []string{"stale", "opt"}) {
+			t.Errorf("pooled %v: Panicked heard %v; want [stale opt]", pooled, obs.panicked)
+		}
+	}
+}

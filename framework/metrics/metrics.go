@@ -31,6 +31,7 @@ type Registry struct {
 	Degraded          *prometheus.CounterVec // route, source
 	Stale             *prometheus.CounterVec // route, source
 	Shed              *prometheus.CounterVec // route, reason
+	Panics            *prometheus.CounterVec // where
 }
 
 // LatencyBuckets cover 1 ms to 10 s, dense where BFF answers live.
@@ -94,8 +95,12 @@ func New(version, revision string) *Registry {
 		Namespace: Namespace, Name: "shed_total",
 		Help: "Requests refused before any work, by route and reason (route_in_flight, server_in_flight, rate_limit).",
 	}, []string{"route", "reason"})
+	r.Panics = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: Namespace, Name: "panics_total",
+		Help: "Panics recovered and turned into errors, by where they happened (request, cache_load, cache_refresh, cache_purge, auth, fanout, readyz, reload, ...).",
+	}, []string{"where"})
 	reg.MustRegister(build, r.HTTPRequests, r.HTTPDuration, r.HTTPInFlight, r.UpstreamRequests, r.UpstreamDuration,
-		r.UpstreamRetries, r.UpstreamCoalesced, r.Degraded, r.Stale, r.Shed)
+		r.UpstreamRetries, r.UpstreamCoalesced, r.Degraded, r.Stale, r.Shed, r.Panics)
 	return r
 }
 

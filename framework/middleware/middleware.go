@@ -20,9 +20,8 @@ package middleware
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"runtime"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -30,9 +29,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 
-	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
+	"github.com/wings-bff/wings/framework/recovery"
 	"github.com/wings-bff/wings/framework/reqctx"
 )
 
@@ -200,8 +199,9 @@ func AccessLog(log *logrus.Logger) echo.MiddlewareFunc {
 	}
 }
 
-// Recover turns a panic into an internal error and logs its stack.
-func Recover(log *logrus.Logger) echo.MiddlewareFunc {
+// Recover turns a panic into an internal error; rep logs its stack (with
+// the request id and route) and counts it under where="request".
+func Recover(rep *recovery.Reporter) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) (err error) {
 			defer func() {
@@ -212,15 +212,8 @@ func Recover(log *logrus.Logger) echo.MiddlewareFunc {
 				if r == http.ErrAbortHandler {
 					panic(r)
 				}
-				stack := make([]byte, 8<<10)
-				stack = stack[:runtime.Stack(stack, false)]
-				log.WithFields(logrus.Fields{
-					"request_id": logging.RequestID(c.Request().Context()),
-					"route":      Route(c),
-					"panic":      fmt.Sprint(r),
-					"stack":      string(stack),
-				}).Error("panic recovered")
-				err = apperr.Wrap(apperr.KindInternal, fmt.Errorf("panic: %v", r), "internal error")
+				err = recovery.Error(r, debug.Stack())
+				rep.ReportEntry(rep.Entry(c.Request().Context()).WithField("route", Route(c)), "request", recovery.From(err))
 			}()
 			return next(c)
 		}

@@ -10,13 +10,14 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"fmt"
-	"runtime/debug"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
+
+	"github.com/wings-bff/wings/framework/recovery"
 )
 
 // Job is one periodic task.
@@ -174,14 +175,13 @@ func (s *Scheduler) Tick(ctx context.Context, j Job) string {
 	return result
 }
 
-func (s *Scheduler) run(ctx context.Context, j Job) (result string) {
-	defer func() {
-		if p := recover(); p != nil {
-			s.log.WithFields(logrus.Fields{"job": j.Name, "panic": fmt.Sprint(p), "stack": string(debug.Stack())}).Error("job panicked")
-			result = ResultPanic
-		}
-	}()
-	if err := j.Run(ctx); err != nil {
+func (s *Scheduler) run(ctx context.Context, j Job) string {
+	err := recovery.Do(func() error { return j.Run(ctx) })
+	if p := recovery.From(err); p != nil {
+		s.log.WithFields(logrus.Fields{"job": j.Name, "panic": fmt.Sprint(p.Value), "stack": p.Stack}).Error("job panicked")
+		return ResultPanic
+	}
+	if err != nil {
 		s.log.WithError(err).WithField("job", j.Name).Warn("job failed")
 		return ResultError
 	}

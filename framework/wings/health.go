@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/wings-bff/wings/framework/recovery"
 )
 
 // Check probes one dependency for /readyz. Only a failing Critical check
@@ -56,9 +58,14 @@ func (rt *Runtime) readyz(c echo.Context) error {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			err := ch.Fn(ctx)
+			// A check runs on a goroutine of its own: its panic fails the
+			// check, not the process.
+			err := recovery.Do(func() error { return ch.Fn(ctx) })
 			r := checkResult{OK: err == nil, Critical: ch.Critical}
-			if err != nil {
+			switch {
+			case rt.panics.Report(ctx, "readyz", err):
+				r.Error = "check panicked"
+			case err != nil:
 				r.Error = err.Error()
 			}
 			mu.Lock()

@@ -14,6 +14,7 @@ import (
 
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/metrics"
+	"github.com/wings-bff/wings/framework/recovery"
 	"github.com/wings-bff/wings/framework/upstream"
 )
 
@@ -182,7 +183,9 @@ func (r *Reloader) Apply(source string, next *config.Config) (applied, restart [
 		hooks := slices.Clone(r.rt.hot.hooks)
 		r.rt.hot.mu.Unlock()
 		for _, fn := range hooks {
-			fn(next)
+			// A panicking hook leaves its component as it was; the
+			// others still apply, and the reload counts as applied.
+			r.rt.panics.Report(r.rt.rootCtx, "reload", recovery.Do(func() error { fn(next); return nil }))
 		}
 	}
 	// Remember what is in force: the applied values, the old ones for keys

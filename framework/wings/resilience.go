@@ -5,12 +5,14 @@ import (
 	"sync"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sirupsen/logrus"
 
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/fanout"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
 	"github.com/wings-bff/wings/framework/middleware"
+	"github.com/wings-bff/wings/framework/recovery"
 	"github.com/wings-bff/wings/framework/reqctx"
 )
 
@@ -118,7 +120,7 @@ func (rt *Runtime) resilienceMiddleware(r *Route) echo.MiddlewareFunc {
 	lim := rt.res().limitsOf(r.Name, rt.cfg.Routes[r.Name])
 	server := rt.res().server
 	// An interface value made once: converting per request would allocate.
-	var obs fanout.Observer = &routeObserver{m: m, route: route}
+	var obs fanout.Observer = &routeObserver{m: m, panics: rt.panics, route: route}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			if err := lim.rate.Allow(c); err != nil {
@@ -155,13 +157,22 @@ func (rt *Runtime) resilienceMiddleware(r *Route) echo.MiddlewareFunc {
 
 // routeObserver counts and logs a route's degraded and stale sources.
 type routeObserver struct {
-	m     *metrics.Registry
-	route string
+	m      *metrics.Registry
+	panics *recovery.Reporter
+	route  string
 }
 
 func (o routeObserver) Degraded(ctx context.Context, source string, err error) {
 	o.m.Degraded.WithLabelValues(o.route, source).Inc()
 	logging.FromContext(ctx).WithField("source", source).WithError(err).Warn("optional source degraded")
+}
+
+// Panicked logs a panicking fan-out call's stack and counts it as
+// wings_panics_total{where="fanout"}.
+func (o routeObserver) Panicked(ctx context.Context, source string, err error) {
+	if p := recovery.From(err); p != nil {
+		o.panics.ReportEntry(o.panics.Entry(ctx).WithFields(logrus.Fields{"route": o.route, "source": source}), "fanout", p)
+	}
 }
 
 func (o routeObserver) Stale(ctx context.Context, source string, err error) {

@@ -39,6 +39,7 @@ import (
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
 	"github.com/wings-bff/wings/framework/middleware"
+	"github.com/wings-bff/wings/framework/recovery"
 	"github.com/wings-bff/wings/framework/upstream"
 )
 
@@ -79,7 +80,8 @@ type Runtime struct {
 	echo      *echo.Echo
 	chain     echo.HandlerFunc // the global middleware over the routed handler; see ServeHTTP
 	upstreams map[string]*upstream.Client
-	calls     *fanout.Pool     // goroutines for requests' fan-out calls
+	calls     *fanout.Pool // goroutines for requests' fan-out calls
+	panics    *recovery.Reporter
 	redis     *redis.Client    // nil without redis.addr
 	ch        *chclient.Client // nil without clickhouse.addr
 
@@ -120,6 +122,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		upstreams: map[string]*upstream.Client{},
 		calls:     fanout.NewPool(callGoroutines),
 	}
+	rt.panics = recovery.NewReporter(log, rt.metrics.Panics)
 	rt.rootCtx, rt.rootCancel = context.WithCancel(context.Background())
 	for name, ucfg := range cfg.Upstreams {
 		rt.upstreams[name] = upstream.New(name, ucfg, rt.metrics, log)
@@ -146,7 +149,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		rt.AddCheck(Check{Name: "clickhouse", Fn: ch.Ping})
 		rt.OnStop(func(context.Context) error { return ch.Close() })
 	}
-	a, err := auth.New(cfg.Auth, cfg.Env, auth.Options{Identity: opts.Identity, Permission: opts.Permission, Log: log})
+	a, err := auth.New(cfg.Auth, cfg.Env, auth.Options{Identity: opts.Identity, Permission: opts.Permission, Log: log, Panics: rt.panics})
 	if err != nil {
 		return nil, err
 	}
@@ -168,7 +171,7 @@ func (rt *Runtime) newEcho() (*echo.Echo, echo.HandlerFunc) {
 		middleware.RequestID(newIDGenerator()),
 		middleware.Metrics(rt.metrics),
 		middleware.AccessLog(rt.log),
-		middleware.Recover(rt.log),
+		middleware.Recover(rt.panics),
 	}
 	if cors := rt.cfg.Server.CORS; len(cors.AllowOrigins) > 0 {
 		global = append(global, echomw.CORSWithConfig(echomw.CORSConfig{
@@ -208,6 +211,10 @@ func (rt *Runtime) Logger() *logrus.Logger { return rt.log }
 
 // Metrics returns the process registry.
 func (rt *Runtime) Metrics() *metrics.Registry { return rt.metrics }
+
+// Panics logs and counts the panics that components built on the Runtime
+// recover (wings_panics_total{where}).
+func (rt *Runtime) Panics() *recovery.Reporter { return rt.panics }
 
 // Echo returns the echo instance, for unusual routes. Middleware added to
 // it with Use or Pre does not run: the Runtime serves requests with its own
