@@ -93,7 +93,13 @@ func TestRoutesDeclareTheQueryTheyRead(t *testing.T) {
 			ec.SetParamNames(names...)
 			ec.SetParamValues(values...)
 			log := &readLog{Context: ec, read: map[string]bool{}}
-			_ = r.Handler(log) // the fakes fail every call; only the reads matter
+			func() {
+				// Handlers of controllers this test does not build (a
+				// generated endpoint's) panic at their first call of a
+				// service: parameters are read before.
+				defer func() { _ = recover() }()
+				_ = r.Handler(log) // the fakes fail every call; only the reads matter
+			}()
 			if log.all {
 				t.Fatalf("the handler reads the whole query; declare and read parameters one by one")
 			}
