@@ -15,24 +15,26 @@ func Routes(c *Container) []wings.Route {
 	return append([]wings.Route{
 		// Who am I: any logged-in user; the front end shows the name.
 		{Method: http.MethodGet, Path: "/api/me", Name: "me", Handler: wings.Me, Auth: auth.LoginOnly},
-		{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail", Handler: c.Video.Get,
-			// Public data: one entry per id for every callback and timestamp.
+		// Public data: reads no query parameter, so one entry per id whatever
+		// the query carries (callbacks, timestamps, tracking tags).
+		{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail", Handler: c.Video.Get, Query: nil,
 			Cache: &wings.CacheOptions{TTL: 10 * time.Second, Grace: 20 * time.Second, StaleIfError: 5 * time.Minute}},
 	}, dashRoutes(c)...)
 }
 
 // dashRoutes is the analytics dashboards' group under /api/dash/:biz.
 // Settings shared by the whole group (auth on bizline:{biz}, deadlines)
-// go in group, once.
+// go in group, once; each route declares the query parameters it reads.
 func dashRoutes(c *Container) []wings.Route {
-	group := func(path, name string, h echo.HandlerFunc) wings.Route {
+	group := func(path, name string, h echo.HandlerFunc, query ...string) wings.Route {
 		return wings.Route{Method: http.MethodGet, Path: "/api/dash/:biz" + path, Name: name, Handler: h,
-			Timeout: 5 * time.Second, Auth: "bizline:{biz}"}
+			Timeout: 5 * time.Second, Auth: "bizline:{biz}", Query: query}
 	}
 	return []wings.Route{
-		group("/realtime", "dash_realtime", c.Dash.Realtime),
-		group("/ranking", "dash_ranking", c.Dash.Ranking),
-		group("/funnel", "dash_funnel", c.Dash.Funnel),
-		group("/analysis", "dash_analysis", c.Dash.Analysis),
+		group("/realtime", "dash_realtime", c.Dash.Realtime, "event"),
+		group("/ranking", "dash_ranking", c.Dash.Ranking, "limit", "date", "event"),
+		group("/funnel", "dash_funnel", c.Dash.Funnel, "date", "steps", "window"),
+		group("/analysis", "dash_analysis", c.Dash.Analysis,
+			"granularity", "from", "to", "metrics", "event", "platform", "region"),
 	}
 }

@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -188,6 +189,46 @@ func TestCacheEndToEnd(t *testing.T) {
 			t.Errorf("want a few rate-limited outage log lines, got %d", strings.Count(out, "redis unavailable"))
 		}
 	})
+}
+
+// TestCacheBustingQuery: a random parameter per request, which
+// /api/video/:id does not declare, reaches neither the teams nor Redis:
+// 100 requests make one call per team, and Redis holds one entry.
+func TestCacheBustingQuery(t *testing.T) {
+	rds := startRedis(t)
+	app := fmt.Sprintf("cachebust%d", time.Now().UnixNano())
+	// A TTL longer than any run, so no refresh adds calls.
+	s := newStack(t, nil, cacheEnv(rds, app, "WINGS_ROUTES__VIDEO_DETAIL__CACHE_TTL=10m")...)
+	teams := []string{"video", "album", "star"}
+	calls := func() (n int64) {
+		for _, team := range teams {
+			n += mockCalls(t, s.Mock, team)
+		}
+		return n
+	}
+	before, keysBefore := calls(), redisCLI(t, "DBSIZE")
+	for i := range 100 {
+		u := fmt.Sprintf("%s/api/video/42?x=%016x&n=%d", s.Server, rand.Uint64(), i)
+		if r := get(t, u); r.Status != 200 || !strings.Contains(string(r.Body), `"id":42`) {
+			t.Fatalf("%s: %d %s", u, r.Status, r.Body)
+		}
+	}
+	if n := calls() - before; n != int64(len(teams)) {
+		t.Errorf("100 requests with a random query made %d upstream calls; want %d (one per team)", n, len(teams))
+	}
+	ns := "wings:" + app + ":c:"
+	if got := redisCLI(t, "ZCARD", ns+"idx"); got != "1" {
+		t.Errorf("redis key index holds %s members; want 1", got)
+	}
+	if got := strings.Fields(redisCLI(t, "--scan", "--pattern", ns+"r:*")); len(got) != 1 || got[0] != ns+"r:/api/video/42?" {
+		t.Errorf("%d redis entries (%.80q...); want only %sr:/api/video/42?", len(got), got, ns)
+	}
+	var kb, ka int
+	fmt.Sscan(keysBefore, &kb)
+	fmt.Sscan(redisCLI(t, "DBSIZE"), &ka)
+	if ka-kb > 5 {
+		t.Errorf("redis grew by %d keys over 100 requests for one video", ka-kb)
+	}
 }
 
 // TestCacheStaleIfError: when team A fails, a cached answer past its TTL is

@@ -36,12 +36,15 @@
 //
 // Data keys are the caller's strings ("d:" inside). Response keys are the
 // request path (so path parameters are in it), then the query parameters
-// sorted by name and value with callback, _callback, _, t, timestamp,
-// fields and cache.ignore_params removed, then the caller's permission scope
-// (reqctx.Scope) when there is one, then the route's Vary. `fields` is left
-// out because the cache stores the handler's full data and every answer
-// filters it per request; a handler that reads `fields` itself to skip work
-// must add it through Vary.
+// the route declares (wings.Route.Query), each with its first value as
+// c.QueryParam reads it, then the caller's permission scope (reqctx.Scope)
+// when there is one, then the route's Vary; a key part longer than 256
+// bytes is replaced by its SHA-256. No other parameter reaches a key, and
+// on a miss the handler is given only the declared ones, so what it reads
+// is what the entry is keyed by. JSONP callbacks and `fields` need no
+// declaration: the cache stores the handler's full data and every answer
+// is filtered and wrapped per request; a handler that reads `fields`
+// itself to skip work declares it.
 package cache
 
 import (
@@ -106,7 +109,6 @@ type Cache struct {
 	l1     *l1
 	remote *remote
 	sf     singleflight.Group
-	ignore []string // exact names, and prefixes ending in *
 	bg     context.Context
 
 	// now and rand are the clock and the random source of expiry jitter
@@ -150,7 +152,6 @@ func New(rt *wings.Runtime) (*Cache, error) {
 		beta:   cfg.Cache.EarlyRefresh,
 		slots:  make(chan struct{}, slots),
 	}
-	c.ignore = append(c.ignore, cfg.Cache.IgnoreParams...)
 	c.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Namespace: metrics.Namespace, Name: "cache_requests_total",
 		Help: "Cache lookups by layer (l1, redis, origin) and result (hit, miss, stale, error).",
@@ -487,7 +488,7 @@ func purgeKey(target string) (ikey string, prefix bool, err error) {
 		if strings.HasSuffix(target, "/") {
 			return "r:" + target, true, nil
 		}
-		return "r:" + target + "?", true, nil // every query and scope of this path
+		return string(appendPath([]byte("r:"), target)) + "?", true, nil // every query and scope of this path
 	}
 	if p, ok := strings.CutSuffix(target, "*"); ok {
 		return "d:" + p, true, nil

@@ -59,9 +59,10 @@ type env struct {
 // newEnv builds a Runtime (with Redis at addr unless empty) whose app name
 // (so Redis namespace) is ns, a Cache, and the routes:
 //
-//	GET /v/:id      public, TTL ttl
+//	GET /v/:id      public, TTL ttl, reads the query parameters a and b
 //	GET /p/:id      Private; X-Scope sets the scope like an auth middleware
 //	GET /open/:id   public, not cached
+//	GET /q/:id      public, TTL ttl, reads event; answers the query it saw
 func newEnv(t *testing.T, ns, addr string, p cache.Policy, mut ...func(*config.Config)) *env {
 	t.Helper()
 	cfg := &config.Config{
@@ -111,8 +112,13 @@ func newEnv(t *testing.T, ns, addr string, p cache.Policy, mut ...func(*config.C
 			return next(ec)
 		}
 	}
+	seen := func(ec echo.Context) error {
+		e.calls.Add(1)
+		return wings.JSON(ec, map[string]any{"event": ec.QueryParam("event"), "query": ec.QueryParams().Encode()})
+	}
 	rt.Handle(
-		wings.Route{Method: http.MethodGet, Path: "/v/:id", Name: "v", Handler: h, Cache: opts},
+		wings.Route{Method: http.MethodGet, Path: "/v/:id", Name: "v", Handler: h, Query: []string{"a", "b"}, Cache: opts},
+		wings.Route{Method: http.MethodGet, Path: "/q/:id", Name: "q", Handler: seen, Query: []string{"event"}, Cache: opts},
 		wings.Route{Method: http.MethodGet, Path: "/p/:id", Name: "p", Handler: h, Middleware: []echo.MiddlewareFunc{scope},
 			Cache: &wings.CacheOptions{TTL: p.TTL, Private: true}},
 		wings.Route{Method: http.MethodGet, Path: "/open/:id", Name: "open", Handler: h},
@@ -207,11 +213,12 @@ func TestJSONPAndTimestampHitThePlainJSONEntry(t *testing.T) {
 	if a.body != `/**/f({"code":0,"data":{"id":"42"}});` || a.header.Get("X-Cache") != "HIT" {
 		t.Errorf("fields: %q %s", a.header.Get("X-Cache"), a.body)
 	}
-	// Other parameters and other paths are other entries; order does not matter.
+	// Declared parameters and other paths are other entries; order does
+	// not matter, and undeclared parameters do not count.
 	if a := e.get(t, "/v/42?b=2&a=1"); a.header.Get("X-Cache") != "MISS" {
 		t.Errorf("new params: %q", a.header.Get("X-Cache"))
 	}
-	if a := e.get(t, "/v/42?a=1&b=2&_=9"); a.header.Get("X-Cache") != "HIT" {
+	if a := e.get(t, "/v/42?a=1&b=2&_=9&x=random"); a.header.Get("X-Cache") != "HIT" {
 		t.Errorf("reordered params: %q", a.header.Get("X-Cache"))
 	}
 	if a := e.get(t, "/v/43"); a.header.Get("X-Cache") != "MISS" || !strings.Contains(a.body, `"id":"43"`) {
@@ -223,6 +230,42 @@ func TestJSONPAndTimestampHitThePlainJSONEntry(t *testing.T) {
 	// Uncached routes carry no X-Cache.
 	if a := e.get(t, "/open/1"); a.header.Get("X-Cache") != "" {
 		t.Errorf("uncached route has X-Cache %q", a.header.Get("X-Cache"))
+	}
+}
+
+// TestKeysHoldOnlyDeclaredParams: undeclared parameters neither make
+// entries nor reach the handler, and a declared one is keyed by its first
+// value, the one c.QueryParam reads. cache.ignore_params cannot drop a
+// declared parameter (it used to drop the dashboards' from).
+func TestKeysHoldOnlyDeclaredParams(t *testing.T) {
+	e := newEnv(t, uniq(t), redisAddr, cache.Policy{TTL: time.Minute}, func(c *config.Config) {
+		c.Cache.IgnoreParams = append(c.Cache.IgnoreParams, "event")
+	})
+	a := e.get(t, "/q/1?x=1")
+	if want := `{"code":0,"data":{"event":"","query":""}}`; a.status != 200 || a.body != want || a.header.Get("X-Cache") != "MISS" {
+		t.Fatalf("first: %d %q %s; want MISS %s", a.status, a.header.Get("X-Cache"), a.body, want)
+	}
+	for i := range 20 {
+		u := fmt.Sprintf("/q/1?x=%d&utm_source=%d&_=%d", i+2, i, i)
+		if a := e.get(t, u); a.header.Get("X-Cache") != "HIT" {
+			t.Fatalf("%s: X-Cache %q; want HIT", u, a.header.Get("X-Cache"))
+		}
+	}
+	tests := []struct{ url, cache, body string }{
+		{"/q/1?event=order&event=view&x=1", "MISS", `{"event":"order","query":"event=order"}`},
+		{"/q/1?event=view&event=order", "MISS", `{"event":"view","query":"event=view"}`},
+		{"/q/1?y=2&event=order", "HIT", `{"event":"order","query":"event=order"}`},
+		{"/q/1?event=&event=view", "HIT", `{"event":"","query":""}`},
+		{"/q/1?event=a;b&event=view", "HIT", `{"event":"view","query":"event=view"}`},
+	}
+	for _, tc := range tests {
+		a := e.get(t, tc.url)
+		if want := `{"code":0,"data":` + tc.body + `}`; a.body != want || a.header.Get("X-Cache") != tc.cache {
+			t.Errorf("%s: %q %s; want %s %s", tc.url, a.header.Get("X-Cache"), a.body, tc.cache, want)
+		}
+	}
+	if n := e.calls.Load(); n != 3 {
+		t.Errorf("handler calls = %d; want 3", n)
 	}
 }
 
@@ -356,7 +399,7 @@ func TestRedisSharedAcrossInstancesAndPurge(t *testing.T) {
 	if b.counter("redis", "hit") != 1 {
 		t.Errorf("redis hit = %v", b.counter("redis", "hit"))
 	}
-	a.get(t, "/v/42?x=1")
+	a.get(t, "/v/42?a=1")
 	a.get(t, "/v/420")
 	b.get(t, "/v/420") // b's L1 now holds /v/42 and /v/420
 

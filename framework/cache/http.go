@@ -9,11 +9,9 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,10 +23,6 @@ import (
 	"github.com/wings-bff/wings/framework/reqctx"
 	"github.com/wings-bff/wings/framework/wings"
 )
-
-// dropParams never change an answer: JSONP callbacks, cache busters, and
-// the fields filter, applied per request to the cached data.
-var dropParams = map[string]bool{"callback": true, "_callback": true, "_": true, "t": true, "timestamp": true, "fields": true}
 
 // degradedTTL caps the freshness of partial answers (degraded or stale
 // members in meta), so a healed upstream shows up soon.
@@ -92,6 +86,7 @@ func (c *Cache) routeMiddleware(r *wings.Route) echo.MiddlewareFunc {
 	}
 	rp := &routePolicy{route: r}
 	rp.policy.Store(&p)
+	names := queryNames(r.Query)
 	c.mu.Lock()
 	c.routes = append(c.routes, rp)
 	c.mu.Unlock()
@@ -106,8 +101,12 @@ func (c *Cache) routeMiddleware(r *wings.Route) echo.MiddlewareFunc {
 			if opts.Private && scope == "" {
 				return next(ec) // a private answer with no scope to key it by
 			}
-			key := c.routeKey(req.URL, scope, opts.Vary, ec)
-			res, err := c.fetch(req.Context(), key, p, func() Loader { return c.routeLoader(ec, next) })
+			var vary string
+			if opts.Vary != nil {
+				vary = opts.Vary(ec)
+			}
+			key, query := routeKey(req.URL.Path, req.URL.RawQuery, names, scope, vary)
+			res, err := c.fetch(req.Context(), key, p, func() Loader { return c.routeLoader(ec, next, query) })
 			if err != nil {
 				var u *uncacheable
 				if errors.As(err, &u) {
@@ -125,84 +124,13 @@ func (c *Cache) routeMiddleware(r *wings.Route) echo.MiddlewareFunc {
 	}
 }
 
-var keyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 256); return &b }}
-
-type param struct{ k, v string }
-
-// routeKey is "r:" + path + "?" + the normalised query, then "#" + scope
-// and "|" + vary when present.
-func (c *Cache) routeKey(u *url.URL, scope string, vary func(echo.Context) string, ec echo.Context) string {
-	bp := keyBufs.Get().(*[]byte)
-	b := append((*bp)[:0], "r:"...)
-	b = append(b, u.Path...)
-	b = append(b, '?')
-	if u.RawQuery != "" {
-		var psBuf [8]param // most queries: no allocation for the sort
-		ps := psBuf[:0]
-		for part := range strings.SplitSeq(u.RawQuery, "&") {
-			if part == "" {
-				continue
-			}
-			k, v, _ := strings.Cut(part, "=")
-			if uk, err := url.QueryUnescape(k); err == nil {
-				k = uk
-			}
-			if c.ignored(k) {
-				continue
-			}
-			if uv, err := url.QueryUnescape(v); err == nil {
-				v = uv
-			}
-			ps = append(ps, param{k, v})
-		}
-		slices.SortFunc(ps, func(a, b param) int {
-			if n := strings.Compare(a.k, b.k); n != 0 {
-				return n
-			}
-			return strings.Compare(a.v, b.v)
-		})
-		for i, p := range ps {
-			if i > 0 {
-				b = append(b, '&')
-			}
-			b = append(b, url.QueryEscape(p.k)...)
-			b = append(b, '=')
-			b = append(b, url.QueryEscape(p.v)...)
-		}
-	}
-	if scope != "" {
-		b = append(b, '#')
-		b = append(b, url.QueryEscape(scope)...)
-	}
-	if vary != nil {
-		if v := vary(ec); v != "" {
-			b = append(b, '|')
-			b = append(b, url.QueryEscape(v)...)
-		}
-	}
-	key := string(b)
-	*bp = b
-	keyBufs.Put(bp)
-	return key
-}
-
-func (c *Cache) ignored(name string) bool {
-	if dropParams[name] {
-		return true
-	}
-	for _, p := range c.ignore {
-		if pre, ok := strings.CutSuffix(p, "*"); ok && strings.HasPrefix(name, pre) || p == name {
-			return true
-		}
-	}
-	return false
-}
-
 // routeLoader runs the rest of the chain (the handler) on a fresh echo
 // context with a recorder, capturing the data it answers through
-// wings.JSON/Data. It copies what it needs from ec first: the loader may
+// wings.JSON/Data. The handler's request carries query, the canonical
+// query of the key, in place of the client's: it reads exactly what the
+// entry is keyed by. It copies what it needs from ec first: the loader may
 // run in the background after ec has gone back to echo's pool.
-func (c *Cache) routeLoader(ec echo.Context, next echo.HandlerFunc) Loader {
+func (c *Cache) routeLoader(ec echo.Context, next echo.HandlerFunc, query string) Loader {
 	req := ec.Request()
 	path := ec.Path()
 	names := slices.Clone(ec.ParamNames())
@@ -211,7 +139,9 @@ func (c *Cache) routeLoader(ec echo.Context, next echo.HandlerFunc) Loader {
 	e := ec.Echo()
 	return func(ctx context.Context) ([]byte, time.Duration, error) {
 		rec := httptest.NewRecorder()
-		c2 := e.NewContext(req.Clone(ctx), rec)
+		r2 := req.Clone(ctx)
+		r2.URL.RawQuery = query
+		c2 := e.NewContext(r2, rec)
 		c2.SetPath(path)
 		c2.SetParamNames(names...)
 		c2.SetParamValues(values...)

@@ -26,8 +26,9 @@ import (
 //	ns + "purge"        pub/sub channel: purged prefixes, so every instance
 //	                    drops them from its L1
 //
-// ikey is "r:" + path + "?" + normalised query [+ "#" + scope] [+ "|" + vary]
-// for route responses and "d:" + key for GetOrLoad data.
+// ikey is "r:" + path + "?" + the declared query [+ "#" + scope] [+ "|" +
+// vary] for route responses (see routeKey) and "d:" + key for GetOrLoad
+// data.
 
 const (
 	entryMagic   = 0x57 // 'W'

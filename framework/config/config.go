@@ -64,9 +64,10 @@ type Cache struct {
 	// recently used entries go first when either is reached.
 	L1MaxEntries int `mapstructure:"l1_max_entries"`
 	L1MaxBytes   int `mapstructure:"l1_max_bytes"`
-	// IgnoreParams are query parameters left out of response cache keys,
-	// besides callback, _callback, _, t and timestamp; a trailing * matches
-	// a prefix (utm_*).
+	// IgnoreParams is accepted so that existing config files load, and has
+	// no effect: response keys hold only the query parameters each route
+	// declares (wings.Route.Query), so no list of parameters to leave out
+	// is needed, and a declared one is never left out.
 	IgnoreParams []string `mapstructure:"ignore_params"`
 	// LockTTL, when > 0, makes a miss take a short Redis lock (SET NX PX) so
 	// one instance of many computes the entry; 0 leaves it to each process.

@@ -19,6 +19,11 @@ import (
 // precedence.
 var CallbackParams = [...]string{"callback", "_callback"}
 
+// FieldsParam is the query parameter naming the members an answer keeps
+// (render.ParseFields). Like the callback it is applied to each answer
+// after the response cache, so it never changes what a handler computes.
+const FieldsParam = "fields"
+
 // Callback returns the JSONP callback the request asks for, or "".
 func Callback(c echo.Context) string {
 	for _, p := range CallbackParams {
@@ -143,7 +148,7 @@ func Data(c echo.Context, data []byte, meta render.Meta) error {
 		c.Set(keyDataSink, nil) // once: the cache renders through Data too
 		sink(data, meta)
 	}
-	fields, err := render.ParseFields(queryParam(c, "fields"))
+	fields, err := render.ParseFields(queryParam(c, FieldsParam))
 	if err != nil {
 		return apperr.BadParam("%s", err.Error())
 	}

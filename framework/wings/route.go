@@ -28,6 +28,13 @@ type Route struct {
 	// parameters ("bizline:{biz}") or auth.LoginOnly. Non-empty means a
 	// login is required (401 without one, 403 without the permission).
 	Auth string
+	// Query lists the query parameters the handler reads, each as
+	// c.QueryParam reads it (the first value). The response cache keys on
+	// these alone, and a cached handler sees only these: any other
+	// parameter (a cache buster, a tracking tag) never makes a new entry.
+	// JSONP callbacks and the fields filter are the framework's and need no
+	// declaration (see CallbackParams and FieldsParam).
+	Query []string
 	// Cache opts the route into the response cache (framework/cache);
 	// routes.<name>.cache_ttl in config also turns it on or retunes it.
 	Cache *CacheOptions

@@ -28,6 +28,8 @@ type RouteInfo struct {
 	CacheTTL time.Duration
 	// Auth is the resource the route requires; empty means public.
 	Auth string
+	// Query is the route's declared query parameters (Route.Query).
+	Query []string
 }
 
 // DescribeRoutes resolves each route's settings against cfg. Handlers may
@@ -36,7 +38,7 @@ type RouteInfo struct {
 func DescribeRoutes(cfg *config.Config, routes []Route) []RouteInfo {
 	out := make([]RouteInfo, 0, len(routes))
 	for _, r := range routes {
-		ri := RouteInfo{Method: r.Method, Path: r.Path, Name: r.Name, Handler: handlerName(r.Handler), Auth: r.Auth}
+		ri := RouteInfo{Method: r.Method, Path: r.Path, Name: r.Name, Handler: handlerName(r.Handler), Auth: r.Auth, Query: r.Query}
 		if ri.Name == "" {
 			ri.Name = r.Method + " " + r.Path
 		}
@@ -64,20 +66,23 @@ func DescribeRoutes(cfg *config.Config, routes []Route) []RouteInfo {
 }
 
 // WriteRouteTable prints routes as an aligned table: method, path, name,
-// handler, timeout, cache TTL ("-" when not cached) and auth ("public"
-// when none is required).
+// handler, timeout, cache TTL ("-" when not cached), auth ("public" when
+// none is required) and the declared query parameters ("-" when none).
 func WriteRouteTable(w io.Writer, routes []RouteInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "METHOD\tPATH\tNAME\tHANDLER\tTIMEOUT\tCACHE\tAUTH")
+	fmt.Fprintln(tw, "METHOD\tPATH\tNAME\tHANDLER\tTIMEOUT\tCACHE\tAUTH\tQUERY")
 	for _, r := range routes {
-		cache, auth := "-", r.Auth
+		cache, auth, query := "-", r.Auth, strings.Join(r.Query, ",")
 		if r.CacheTTL > 0 {
 			cache = r.CacheTTL.String()
 		}
 		if auth == "" {
 			auth = "public"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Method, r.Path, r.Name, r.Handler, r.Timeout, cache, auth)
+		if query == "" {
+			query = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Method, r.Path, r.Name, r.Handler, r.Timeout, cache, auth, query)
 	}
 	return tw.Flush()
 }

@@ -119,9 +119,11 @@ func importIns(fset *token.FileSet, f *ast.File, paths ...string) []insertion {
 }
 
 // RouteExpr is the wings.Route literal the route table gets for e, with c
-// the name of the Container parameter.
+// the name of the Container parameter. It declares Query: the generated
+// handler reads no query parameter, and the field is where one it comes
+// to read is declared (the response cache keys on those alone).
 func (e *Endpoint) RouteExpr(c string) string {
-	s := fmt.Sprintf("{Method: %s, Path: %q, Name: %q, Handler: %s.%s.%s", methodConst(e.Method), e.Path, e.RouteName(), c, e.Name.Exported, e.Verb())
+	s := fmt.Sprintf("{Method: %s, Path: %q, Name: %q, Handler: %s.%s.%s, Query: nil", methodConst(e.Method), e.Path, e.RouteName(), c, e.Name.Exported, e.Verb())
 	if e.Cache > 0 || e.Auth != "" {
 		s += ",\n"
 	}
