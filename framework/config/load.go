@@ -168,6 +168,11 @@ func Load(opts Options, out any) (*Result, error) {
 		sort.Strings(unknown)
 		return nil, errors.New(strings.Join(unknown, "; "))
 	}
+	for _, k := range md.Keys {
+		if why, ok := inertKeys[normalizeKey(k)]; ok {
+			res.Warnings = append(res.Warnings, normalizeKey(k)+" "+why)
+		}
+	}
 	if v, ok := out.(Validator); ok {
 		if err := v.Validate(); err != nil {
 			return nil, err
@@ -175,6 +180,12 @@ func Load(opts Options, out any) (*Result, error) {
 	}
 	sort.Strings(res.Warnings)
 	return res, nil
+}
+
+// inertKeys are keys still accepted, so that existing files load, that no
+// longer do anything: setting one is a warning, with the reason.
+var inertKeys = map[string]string{
+	"cache.ignore_params": "has no effect: cache keys hold only the query parameters a route declares (Route.Query)",
 }
 
 // EnvName returns the environment variable that overrides a key path:

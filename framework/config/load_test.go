@@ -257,6 +257,20 @@ func TestUnmatchedVariableIsWarning(t *testing.T) {
 	}
 }
 
+// An inert key still loads, with a warning saying it does nothing.
+func TestInertKeyIsWarning(t *testing.T) {
+	t.Parallel()
+	dir := confDir(t, map[string]string{"config.default.yaml": frameworkDefault(t)})
+	_, res, err := load(t, dir, "WINGS_CACHE__IGNORE_PARAMS=utm_source,spm")
+	if err != nil {
+		t.Fatalf("Load: %v; want a warning only", err)
+	}
+	want := []string{"cache.ignore_params has no effect: cache keys hold only the query parameters a route declares (Route.Query)"}
+	if fmt.Sprint(res.Warnings) != fmt.Sprint(want) {
+		t.Errorf("warnings = %q; want %q", res.Warnings, want)
+	}
+}
+
 func TestValidationNamesKeys(t *testing.T) {
 	t.Parallel()
 	dir := confDir(t, map[string]string{"config.default.yaml": frameworkDefault(t)})
