@@ -13,6 +13,7 @@ import (
 	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/eventgen"
 	"github.com/wings-bff/wings/app/service"
+	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/scheduler"
 	"github.com/wings-bff/wings/framework/wings"
 )
@@ -23,6 +24,12 @@ type Analytics struct {
 	Timezone string `mapstructure:"timezone"`
 	// PrecomputeInterval is how often the home payloads are recomputed.
 	PrecomputeInterval time.Duration `mapstructure:"precompute_interval"`
+	// PrecomputeParallelism is how many business lines the precompute job
+	// computes at once.
+	PrecomputeParallelism int `mapstructure:"precompute_parallelism"`
+	// PrecomputeLineTimeout bounds one line's precompute (the job's run is
+	// bounded by PrecomputeInterval as well).
+	PrecomputeLineTimeout time.Duration `mapstructure:"precompute_line_timeout"`
 	// BusinessLines are the accepted values of :biz.
 	BusinessLines []string `mapstructure:"business_lines"`
 	// SpanInterval is how often the analytics_spans job brings the UV
@@ -45,6 +52,12 @@ func (a *Analytics) Validate() error {
 	}
 	if a.PrecomputeInterval < time.Second {
 		errs = append(errs, errors.New("analytics.precompute_interval: must be >= 1s"))
+	}
+	if a.PrecomputeParallelism < 1 || a.PrecomputeParallelism > 64 {
+		errs = append(errs, fmt.Errorf("analytics.precompute_parallelism: must be in [1, 64], got %d", a.PrecomputeParallelism))
+	}
+	if a.PrecomputeLineTimeout < 100*time.Millisecond {
+		errs = append(errs, errors.New("analytics.precompute_line_timeout: must be >= 100ms"))
 	}
 	if a.SpanInterval != 0 && a.SpanInterval < time.Second {
 		errs = append(errs, errors.New("analytics.span_interval: must be 0 (off) or >= 1s"))
@@ -82,11 +95,13 @@ func WithAnalytics(a Analytics) Option { return func(o *options) { o.analytics =
 // DefaultAnalytics is the analytics section's default.
 func DefaultAnalytics() Analytics {
 	return Analytics{
-		Timezone:           "Asia/Shanghai",
-		PrecomputeInterval: time.Minute,
-		SpanInterval:       10 * time.Minute,
-		SpanMinUV:          10000,
-		BusinessLines:      append(append([]string(nil), eventgen.BigLines...), eventgen.SmallLines...),
+		Timezone:              "Asia/Shanghai",
+		PrecomputeInterval:    time.Minute,
+		PrecomputeParallelism: 2,
+		PrecomputeLineTimeout: 20 * time.Second,
+		SpanInterval:          10 * time.Minute,
+		SpanMinUV:             10000,
+		BusinessLines:         append(append([]string(nil), eventgen.BigLines...), eventgen.SmallLines...),
 	}
 }
 
@@ -100,7 +115,7 @@ func newDash(rt *wings.Runtime, a Analytics) (*controller.DashController, error)
 		return nil, fmt.Errorf("analytics.timezone: %w", err)
 	}
 	src := dao.NewAnalyticsDAO(rt.ClickHouse(), a.Timezone)
-	store := dao.NewPayloadStore(rt.Redis(), rt.Config().App.Name+":dash:", 7*24*time.Hour)
+	store := dao.NewPayloadStore(rt.Redis(), rt.Config().App.Name+":dash:", 7*24*time.Hour, rt.Logger())
 	svc := service.NewDashService(src, store, loc, a.PrecomputeInterval*3/2, nil)
 
 	sched := scheduler.New(rt.Redis(), rt.Config().App.Name+":lease:", scheduler.NewMetrics(rt.Metrics().Registerer()), rt.Logger())
@@ -112,13 +127,8 @@ func newDash(rt *wings.Runtime, a Analytics) (*controller.DashController, error)
 			if rt.ClickHouse() == nil {
 				return nil
 			}
-			var errs []error
-			for _, biz := range lines {
-				if err := svc.Precompute(ctx, biz); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			return errors.Join(errs...)
+			ctx = logging.WithEntry(ctx, rt.Logger().WithField("job", "dash_precompute"))
+			return svc.PrecomputeLines(ctx, lines, a.PrecomputeParallelism, a.PrecomputeLineTimeout)
 		},
 	})
 	if err != nil {

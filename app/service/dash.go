@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/wings-bff/wings/app/dao"
@@ -106,6 +108,53 @@ func (s *DashService) Precompute(ctx context.Context, biz string) error {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
+}
+
+// PrecomputeLines runs Precompute for each line, at most parallel lines at
+// a time, each under its own timeout, so that a slow line costs only its
+// own timeout and never the others' turn. A line's panic is its error.
+// The errors of every failed line are joined.
+func (s *DashService) PrecomputeLines(ctx context.Context, lines []string, parallel int, timeout time.Duration) error {
+	parallel = max(parallel, 1)
+	sem := make(chan struct{}, parallel)
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, biz := range lines {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("precompute %s: not started: %w", biz, ctx.Err()))
+			mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := s.precomputeLine(ctx, biz, timeout); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *DashService) precomputeLine(ctx context.Context, biz string, timeout time.Duration) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("precompute %s: panic: %v\n%s", biz, p, debug.Stack())
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return s.Precompute(ctx, biz)
 }
 
 func (s *DashService) precomputeHome(ctx context.Context, biz string, today time.Time) error {
