@@ -107,14 +107,30 @@ func (d *AnalyticsDAO) client() (*chclient.Client, error) {
 	return d.ch, nil
 }
 
-// chErr classifies a ClickHouse failure: an exception the server raised
-// about the query itself is our bug (internal); deadlines, cancellations
-// and connection failures mean ClickHouse is unavailable (upstream).
+// overLimit names the ClickHouse errors of a query stopped by one of its
+// limits (chclient.Limits), in words a client may read.
+var overLimit = map[int32]string{
+	158: "too many rows to read",  // TOO_MANY_ROWS (max_rows_to_read)
+	307: "too many bytes to read", // TOO_MANY_BYTES
+	241: "memory limit exceeded",  // MEMORY_LIMIT_EXCEEDED (max_memory_usage)
+	159: "time limit exceeded",    // TIMEOUT_EXCEEDED (max_execution_time)
+	160: "estimated too slow",     // TOO_SLOW
+}
+
+// chErr classifies a ClickHouse failure: a query stopped by its limits is
+// unavailable (503, naming the limit); cancellations, too many queries,
+// deadlines and connection failures mean ClickHouse is unavailable
+// (upstream); any other exception the server raised about the query
+// itself is our bug (internal).
 func chErr(err error) error {
 	var ex *clickhouse.Exception
 	if errors.As(err, &ex) {
+		if what, ok := overLimit[ex.Code]; ok {
+			return apperr.Wrap(apperr.KindUnavailable, err,
+				"analytics query stopped by its limits ("+what+"); narrow the query or retry later")
+		}
 		switch ex.Code {
-		case 159, 160, 394, 202: // timeout exceeded, too slow, query cancelled, too many queries
+		case 394, 202: // query cancelled, too many simultaneous queries
 			return apperr.Upstream("clickhouse", err)
 		}
 		return apperr.Wrap(apperr.KindInternal, err, "internal error")
