@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/model"
@@ -51,6 +54,11 @@ type DashService struct {
 	now      func() time.Time
 	tzName   string
 	homeKeys func(biz string) string
+
+	// Set by WithBudgets (dash_budget.go).
+	classes map[string]ClassBudget
+	results ResultCache
+	queries *prometheus.CounterVec
 }
 
 // NewDashService returns a service whose days are in loc and whose home
@@ -192,8 +200,10 @@ func (s *DashService) home(ctx context.Context, biz string) (*Home, bool) {
 }
 
 // serve answers from the home payload when it is fresh (and the query is
-// the home one), else live, else stale from the payload, else 503.
-func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, pick func(*Home) *T, mark func(*T, model.Freshness), live func() (*T, error)) (*T, error) {
+// the home one), else live (live returns the answer and when it was
+// computed), else stale from the payload when the live query failed for
+// any reason but the caller's own (see fallsBack), else the error.
+func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, pick func(*Home) *T, mark func(*T, model.Freshness), live func() (*T, time.Time, error)) (*T, error) {
 	var h *Home
 	if isHome {
 		if hh, ok := s.home(ctx, biz); ok {
@@ -206,24 +216,44 @@ func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, 
 			}
 		}
 	}
-	v, err := live()
+	v, at, err := live()
 	if err == nil {
-		mark(v, model.Freshness{ComputedAt: s.now().In(s.loc).Format(time.RFC3339), Source: "live"})
+		mark(v, model.Freshness{ComputedAt: at.In(s.loc).Format(time.RFC3339), Source: "live",
+			AgeSeconds: int(s.now().Sub(at).Seconds())})
 		return v, nil
 	}
-	if !unavailable(err) {
+	if !fallsBack(err) {
 		return nil, err
 	}
 	if h == nil && isHome {
 		h, _ = s.home(ctx, biz)
 	}
 	if h == nil {
-		return nil, apperr.Wrap(apperr.KindUnavailable, err, fmt.Sprintf(noDataMsg, biz))
+		if unavailable(err) {
+			return nil, apperr.Wrap(apperr.KindUnavailable, err, fmt.Sprintf(noDataMsg, biz))
+		}
+		return nil, err
 	}
 	v = pick(h)
 	mark(v, model.Freshness{ComputedAt: h.ComputedAt.In(s.loc).Format(time.RFC3339), Source: "precomputed",
 		Stale: true, AgeSeconds: int(s.now().Sub(h.ComputedAt).Seconds())})
 	return v, nil
+}
+
+// fallsBack reports whether a failed live query may be answered from the
+// last payload: any failure of ClickHouse (down, slow, over a limit, or a
+// query it rejected) or a class at capacity, but not the caller's own
+// mistake, a caller over its share (that would reward looping) or a
+// caller that left.
+func fallsBack(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	switch apperr.KindOf(err) {
+	case apperr.KindBadParam, apperr.KindNotFound, apperr.KindUnauthorized, apperr.KindForbidden, apperr.KindRateLimited:
+		return false
+	}
+	return true
 }
 
 // unavailable reports whether err means ClickHouse could not answer.
@@ -240,7 +270,12 @@ func (s *DashService) Realtime(ctx context.Context, biz, event string) (*model.R
 	return serve(ctx, s, biz, event == HomeEvent,
 		func(h *Home) *model.Realtime { v := *h.Realtime; return &v },
 		func(v *model.Realtime, f model.Freshness) { v.Freshness = f },
-		func() (*model.Realtime, error) { return s.liveRealtime(ctx, biz, event, s.Today()) })
+		func() (*model.Realtime, time.Time, error) {
+			key := fmt.Sprintf("dash:realtime:%s:%s:%s", biz, event, s.Today().Format(time.DateOnly))
+			return budgeted(ctx, s, ClassRollup, key, func(ctx context.Context) (*model.Realtime, error) {
+				return s.liveRealtime(ctx, biz, event, s.Today())
+			})
+		})
 }
 
 func (s *DashService) liveRealtime(ctx context.Context, biz, event string, today time.Time) (*model.Realtime, error) {
@@ -268,7 +303,12 @@ func (s *DashService) Ranking(ctx context.Context, biz string, day time.Time, ev
 			return &v
 		},
 		func(v *model.Ranking, f model.Freshness) { v.Freshness = f },
-		func() (*model.Ranking, error) { return s.liveRanking(ctx, biz, day, event, limit) })
+		func() (*model.Ranking, time.Time, error) {
+			key := fmt.Sprintf("dash:ranking:%s:%s:%s:%d", biz, day.Format(time.DateOnly), event, limit)
+			return budgeted(ctx, s, ClassRollup, key, func(ctx context.Context) (*model.Ranking, error) {
+				return s.liveRanking(ctx, biz, day, event, limit)
+			})
+		})
 }
 
 func (s *DashService) liveRanking(ctx context.Context, biz string, day time.Time, event string, limit int) (*model.Ranking, error) {
@@ -288,7 +328,12 @@ func (s *DashService) Funnel(ctx context.Context, biz string, day time.Time, ste
 	return serve(ctx, s, biz, isHome,
 		func(h *Home) *model.Funnel { v := *h.Funnel; return &v },
 		func(v *model.Funnel, f model.Freshness) { v.Freshness = f },
-		func() (*model.Funnel, error) { return s.liveFunnel(ctx, biz, day, steps, window) })
+		func() (*model.Funnel, time.Time, error) {
+			key := fmt.Sprintf("dash:funnel:%s:%s:%s:%d", biz, day.Format(time.DateOnly), strings.Join(steps, ","), window)
+			return budgeted(ctx, s, classOf(dao.FunnelTable(steps, window)), key, func(ctx context.Context) (*model.Funnel, error) {
+				return s.liveFunnel(ctx, biz, day, steps, window)
+			})
+		})
 }
 
 func (s *DashService) liveFunnel(ctx context.Context, biz string, day time.Time, steps []string, window int) (*model.Funnel, error) {
@@ -321,13 +366,25 @@ type AnalysisQuery struct {
 // Analysis returns per-bucket metrics over the range with range totals.
 func (s *DashService) Analysis(ctx context.Context, q AnalysisQuery) (*model.Analysis, error) {
 	table := dao.Route(q.Granularity, q.Filters)
+	key := fmt.Sprintf("dash:analysis:%s:%s:%s:%s:%s:%s:%s:%s", q.Biz, q.From.Format(time.DateOnly), q.To.Format(time.DateOnly),
+		q.Granularity, strings.Join(q.Metrics, ","), q.Filters.Event, q.Filters.Platform, q.Filters.Region)
+	v, _, err := budgeted(ctx, s, classOf(table), key, func(ctx context.Context) (*model.Analysis, error) {
+		return s.liveAnalysis(ctx, q, table)
+	})
+	if err != nil {
+		if unavailable(err) && apperr.KindOf(err) != apperr.KindUnavailable {
+			return nil, apperr.Wrap(apperr.KindUnavailable, err, "analytics store unavailable; retry shortly")
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+func (s *DashService) liveAnalysis(ctx context.Context, q AnalysisQuery, table string) (*model.Analysis, error) {
 	end := q.To.AddDate(0, 0, 1)
 	withUV := contains(q.Metrics, "uv")
 	rows, tot, err := s.src.Series(ctx, table, q.Biz, q.From, end, q.Filters, withUV)
 	if err != nil {
-		if unavailable(err) {
-			return nil, apperr.Wrap(apperr.KindUnavailable, err, "analytics store unavailable; retry shortly")
-		}
 		return nil, fmt.Errorf("analysis %s: %w", q.Biz, err)
 	}
 	step := 24 * time.Hour
