@@ -229,7 +229,8 @@ func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, 
 		h, _ = s.home(ctx, biz)
 	}
 	if h == nil {
-		if unavailable(err) {
+		// An unavailable error already says why (a limit, a full class).
+		if unavailable(err) && apperr.KindOf(err) != apperr.KindUnavailable {
 			return nil, apperr.Wrap(apperr.KindUnavailable, err, fmt.Sprintf(noDataMsg, biz))
 		}
 		return nil, err
