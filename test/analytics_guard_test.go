@@ -11,8 +11,14 @@ import (
 	"testing"
 	"time"
 
+	logtest "github.com/sirupsen/logrus/hooks/test"
+
+	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/eventgen"
 	"github.com/wings-bff/wings/app/model"
+	"github.com/wings-bff/wings/framework/chclient"
+	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/logging"
 )
 
 // Ports of this file's services (svc.sh scheme).
@@ -150,6 +156,45 @@ func TestAnalyticsBudgets(t *testing.T) {
 		// a, within the default limits, answers the same live.
 		if r := get(t, a+"/api/dash/video/realtime?event=click", auth...); r.Status != 200 {
 			t.Errorf("a: %d %s", r.Status, r.Body)
+		}
+	})
+
+	t.Run("broken funnel snapshot is logged", func(t *testing.T) {
+		ch, err := chclient.New(config.ClickHouse{Addr: addr, Database: db, User: "default", PoolSize: 2,
+			DialTimeout: time.Second, QueryTimeout: 30 * time.Second, MaxExecutionTime: 30 * time.Second})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { ch.Close() })
+		d := dao.NewAnalyticsDAO(ch, dashTZ)
+		ctx := context.Background()
+		cut := now.Truncate(10 * time.Second)
+		if !cut.After(today) {
+			cut = today.Add(10 * time.Second)
+		}
+		if _, err := d.BuildFunnelState(ctx, "mall", today, cut); err != nil {
+			t.Fatal(err)
+		}
+		// A row after the cut, so the answer needs the snapshot's Join table.
+		var c model.EventColumns
+		c.Add(cut.Add(time.Second), "mall", "view", 777777, "m-1", "ios", "beijing", 1)
+		insert(t, conn, &c)
+		var state uint64
+		if err := conn.QueryRow(ctx, "SELECT state FROM funnel_snapshots WHERE business_line = 'mall' AND day = toDate(?) ORDER BY snap DESC LIMIT 1",
+			today.Format(time.DateOnly)).Scan(&state); err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.Exec(ctx, fmt.Sprintf("DROP TABLE funnel_join_%d", state)); err != nil {
+			t.Fatal(err)
+		}
+		log, hook := logtest.NewNullLogger()
+		lctx := logging.WithEntry(ctx, log.WithField("request_id", "r1"))
+		end := today.AddDate(0, 0, 1)
+		if _, table, err := d.Funnel(lctx, "mall", []string{"view", "click"}, 3600, today, end); err != nil || table != dao.TableFunnelUser {
+			t.Fatalf("without its Join table: %s (%v); want agg_funnel_user_day", table, err)
+		}
+		if !logged(hook, "funnel snapshot unusable") {
+			t.Error("the broken snapshot was not logged")
 		}
 	})
 }
