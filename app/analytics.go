@@ -13,6 +13,9 @@ import (
 	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/eventgen"
 	"github.com/wings-bff/wings/app/service"
+	"github.com/wings-bff/wings/framework/budget"
+	"github.com/wings-bff/wings/framework/chclient"
+	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/scheduler"
 	"github.com/wings-bff/wings/framework/wings"
 )
@@ -23,6 +26,12 @@ type Analytics struct {
 	Timezone string `mapstructure:"timezone"`
 	// PrecomputeInterval is how often the home payloads are recomputed.
 	PrecomputeInterval time.Duration `mapstructure:"precompute_interval"`
+	// PrecomputeParallelism is how many business lines the precompute job
+	// computes at once.
+	PrecomputeParallelism int `mapstructure:"precompute_parallelism"`
+	// PrecomputeLineTimeout bounds one line's precompute (the job's run is
+	// bounded by PrecomputeInterval as well).
+	PrecomputeLineTimeout time.Duration `mapstructure:"precompute_line_timeout"`
 	// BusinessLines are the accepted values of :biz.
 	BusinessLines []string `mapstructure:"business_lines"`
 	// SpanInterval is how often the analytics_spans job brings the UV
@@ -35,6 +44,8 @@ type Analytics struct {
 	// hour are) from the wall clock: tests and demos replay any day and
 	// hour with it. Only the local and test environments accept it.
 	ClockOffset time.Duration `mapstructure:"clock_offset"`
+	// Classes are the cost budgets of live dashboard queries by class.
+	Classes QueryClasses `mapstructure:"classes"`
 }
 
 // Now is the dashboards' clock: the wall clock shifted by ClockOffset.
@@ -44,6 +55,76 @@ func (a Analytics) Now() func() time.Time {
 	}
 	off := a.ClockOffset
 	return func() time.Time { return time.Now().Add(off) }
+}
+
+// QueryClasses are the budgets of the two classes of live queries
+// (service.ClassRollup, service.ClassRaw).
+type QueryClasses struct {
+	// Rollup: queries answered from the rollups and funnel snapshots.
+	Rollup QueryClass `mapstructure:"rollup"`
+	// Raw: queries that scan raw events (a funnel other than the home
+	// one's steps and window, an hourly analysis with dimension filters).
+	Raw QueryClass `mapstructure:"raw"`
+}
+
+// QueryClass is the budget of one class of live dashboard queries.
+type QueryClass struct {
+	// Concurrency bounds the class's queries running at once per instance.
+	Concurrency int `mapstructure:"concurrency"`
+	// PerUser bounds one user's queries of the class running at once.
+	PerUser int `mapstructure:"per_user"`
+	// Wait is how long a query waits for a slot before 429 (its user's
+	// share is full) or 503 (the class is full), both with Retry-After.
+	Wait time.Duration `mapstructure:"wait"`
+	// MaxExecutionTime, MaxMemoryUsage (bytes) and MaxRowsToRead are sent
+	// to ClickHouse with each query; 0 leaves the memory and rows limits
+	// to the server.
+	MaxExecutionTime time.Duration `mapstructure:"max_execution_time"`
+	MaxMemoryUsage   uint64        `mapstructure:"max_memory_usage"`
+	MaxRowsToRead    uint64        `mapstructure:"max_rows_to_read"`
+	// CacheTTL caches the class's answers this long (0: not cached).
+	CacheTTL time.Duration `mapstructure:"cache_ttl"`
+}
+
+// maxLimitSetting bounds the byte and row limits (sent as int64).
+const maxLimitSetting = 1 << 62
+
+// validate checks one class, naming its keys under prefix.
+func (q QueryClass) validate(prefix string) []error {
+	var errs []error
+	if q.Concurrency < 1 || q.Concurrency > 1024 {
+		errs = append(errs, fmt.Errorf("%s.concurrency: must be in [1, 1024], got %d", prefix, q.Concurrency))
+	}
+	if q.PerUser < 1 || q.PerUser > q.Concurrency {
+		errs = append(errs, fmt.Errorf("%s.per_user: must be in [1, concurrency], got %d", prefix, q.PerUser))
+	}
+	if q.Wait < 0 || q.Wait > 30*time.Second {
+		errs = append(errs, fmt.Errorf("%s.wait: must be in [0s, 30s], got %s", prefix, q.Wait))
+	}
+	if q.MaxExecutionTime < time.Second || q.MaxExecutionTime > time.Hour {
+		errs = append(errs, fmt.Errorf("%s.max_execution_time: must be in [1s, 1h], got %s", prefix, q.MaxExecutionTime))
+	}
+	if q.MaxMemoryUsage > maxLimitSetting {
+		errs = append(errs, fmt.Errorf("%s.max_memory_usage: must be at most 2^62", prefix))
+	}
+	if q.MaxRowsToRead > maxLimitSetting {
+		errs = append(errs, fmt.Errorf("%s.max_rows_to_read: must be at most 2^62", prefix))
+	}
+	if q.CacheTTL < 0 || q.CacheTTL > 10*time.Minute {
+		errs = append(errs, fmt.Errorf("%s.cache_ttl: must be in [0s, 10m], got %s", prefix, q.CacheTTL))
+	}
+	return errs
+}
+
+// budget returns the service's budget for the class.
+func (q QueryClass) budget(name string) service.ClassBudget {
+	return service.ClassBudget{
+		Limiter: budget.New(name, budget.Limits{Concurrency: q.Concurrency, PerUser: q.PerUser, Wait: q.Wait,
+			// A slot frees at the latest when a query hits its time limit.
+			RetryAfter: q.MaxExecutionTime}),
+		Limits:   chclient.Limits{MaxExecutionTime: q.MaxExecutionTime, MaxMemoryUsage: q.MaxMemoryUsage, MaxRowsToRead: q.MaxRowsToRead},
+		CacheTTL: q.CacheTTL,
+	}
 }
 
 var bizRe = regexp.MustCompile(`^[a-z][a-z0-9_]{0,31}$`)
@@ -59,9 +140,17 @@ func (a *Analytics) Validate() error {
 	if a.PrecomputeInterval < time.Second {
 		errs = append(errs, errors.New("analytics.precompute_interval: must be >= 1s"))
 	}
+	if a.PrecomputeParallelism < 1 || a.PrecomputeParallelism > 64 {
+		errs = append(errs, fmt.Errorf("analytics.precompute_parallelism: must be in [1, 64], got %d", a.PrecomputeParallelism))
+	}
+	if a.PrecomputeLineTimeout < 100*time.Millisecond {
+		errs = append(errs, errors.New("analytics.precompute_line_timeout: must be >= 100ms"))
+	}
 	if a.SpanInterval != 0 && a.SpanInterval < time.Second {
 		errs = append(errs, errors.New("analytics.span_interval: must be 0 (off) or >= 1s"))
 	}
+	errs = append(errs, a.Classes.Rollup.validate("analytics.classes.rollup")...)
+	errs = append(errs, a.Classes.Raw.validate("analytics.classes.raw")...)
 	if len(a.BusinessLines) == 0 {
 		errs = append(errs, errors.New("analytics.business_lines: must list at least one line"))
 	}
@@ -99,11 +188,19 @@ func WithAnalytics(a Analytics) Option { return func(o *options) { o.analytics =
 // DefaultAnalytics is the analytics section's default.
 func DefaultAnalytics() Analytics {
 	return Analytics{
-		Timezone:           "Asia/Shanghai",
-		PrecomputeInterval: time.Minute,
-		SpanInterval:       10 * time.Minute,
-		SpanMinUV:          10000,
-		BusinessLines:      append(append([]string(nil), eventgen.BigLines...), eventgen.SmallLines...),
+		Timezone:              "Asia/Shanghai",
+		PrecomputeInterval:    time.Minute,
+		PrecomputeParallelism: 2,
+		PrecomputeLineTimeout: 20 * time.Second,
+		SpanInterval:          10 * time.Minute,
+		SpanMinUV:             10000,
+		Classes: QueryClasses{
+			Rollup: QueryClass{Concurrency: 16, PerUser: 4, Wait: 500 * time.Millisecond, MaxExecutionTime: 3 * time.Second,
+				MaxMemoryUsage: 4 << 30, MaxRowsToRead: 500_000_000},
+			Raw: QueryClass{Concurrency: 2, PerUser: 1, Wait: time.Second, MaxExecutionTime: 3 * time.Second,
+				MaxMemoryUsage: 2 << 30, MaxRowsToRead: 200_000_000, CacheTTL: 30 * time.Second},
+		},
+		BusinessLines: append(append([]string(nil), eventgen.BigLines...), eventgen.SmallLines...),
 	}
 }
 
@@ -111,14 +208,17 @@ func DefaultAnalytics() Analytics {
 // endpoints then answer from precomputed payloads or 503), the payload
 // store in Redis (or in-process), and the precompute job on the framework
 // scheduler, started with the Runtime and stopped with it.
-func newDash(rt *wings.Runtime, a Analytics) (*controller.DashController, error) {
+func newDash(rt *wings.Runtime, a Analytics, results service.ResultCache) (*controller.DashController, error) {
 	loc, err := time.LoadLocation(a.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("analytics.timezone: %w", err)
 	}
 	src := dao.NewAnalyticsDAO(rt.ClickHouse(), a.Timezone)
-	store := dao.NewPayloadStore(rt.Redis(), rt.Config().App.Name+":dash:", 7*24*time.Hour)
-	svc := service.NewDashService(src, store, loc, a.PrecomputeInterval*3/2, a.Now())
+	store := dao.NewPayloadStore(rt.Redis(), rt.Config().App.Name+":dash:", 7*24*time.Hour, rt.Logger())
+	svc := service.NewDashService(src, store, loc, a.PrecomputeInterval*3/2, a.Now()).WithBudgets(map[string]service.ClassBudget{
+		service.ClassRollup: a.Classes.Rollup.budget(service.ClassRollup),
+		service.ClassRaw:    a.Classes.Raw.budget(service.ClassRaw),
+	}, results, rt.Metrics().Registerer())
 
 	sched := scheduler.New(rt.Redis(), rt.Config().App.Name+":lease:", scheduler.NewMetrics(rt.Metrics().Registerer()), rt.Logger())
 	lines := append([]string(nil), a.BusinessLines...)
@@ -129,13 +229,8 @@ func newDash(rt *wings.Runtime, a Analytics) (*controller.DashController, error)
 			if rt.ClickHouse() == nil {
 				return nil
 			}
-			var errs []error
-			for _, biz := range lines {
-				if err := svc.Precompute(ctx, biz); err != nil {
-					errs = append(errs, err)
-				}
-			}
-			return errors.Join(errs...)
+			ctx = logging.WithEntry(ctx, rt.Logger().WithField("job", "dash_precompute"))
+			return svc.PrecomputeLines(ctx, lines, a.PrecomputeParallelism, a.PrecomputeLineTimeout)
 		},
 	})
 	if err != nil {

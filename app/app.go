@@ -38,10 +38,7 @@ func NewContainer(rt *wings.Runtime, opts ...Option) (*Container, error) {
 		a := DefaultAnalytics()
 		o.analytics = &a
 	}
-	dash, err := newDash(rt, *o.analytics)
-	if err != nil {
-		return nil, err
-	}
+
 	video, err := rt.Upstream("video")
 	if err != nil {
 		return nil, err
@@ -55,6 +52,10 @@ func NewContainer(rt *wings.Runtime, opts ...Option) (*Container, error) {
 		return nil, err
 	}
 	rc, err := cache.New(rt)
+	if err != nil {
+		return nil, err
+	}
+	dash, err := newDash(rt, *o.analytics, rc)
 	if err != nil {
 		return nil, err
 	}

@@ -99,3 +99,47 @@ func TestAnalyticsClockOffset(t *testing.T) {
 		}
 	}
 }
+
+// TestAnalyticsClassKeys checks the query classes' budgets: defaults from
+// conf/ equal DefaultAnalytics, WINGS_ variables override them, and bad
+// values are refused naming the key.
+func TestAnalyticsClassKeys(t *testing.T) {
+	t.Parallel()
+	var cfg app.Config
+	if _, err := config.Load(config.Options{Dir: "../conf", Env: "local"}, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := cfg.Analytics.Classes, app.DefaultAnalytics().Classes; got != want {
+		t.Errorf("conf/ classes = %+v; want DefaultAnalytics' %+v", got, want)
+	}
+	if cfg.Analytics.PrecomputeParallelism != 2 || cfg.Analytics.PrecomputeLineTimeout != 20*time.Second {
+		t.Errorf("precompute: %d, %s", cfg.Analytics.PrecomputeParallelism, cfg.Analytics.PrecomputeLineTimeout)
+	}
+	var env app.Config
+	if _, err := config.Load(config.Options{Dir: "../conf", Env: "local", Environ: []string{
+		"WINGS_ANALYTICS__CLASSES__RAW__PER_USER=2", "WINGS_ANALYTICS__CLASSES__RAW__MAX_ROWS_TO_READ=10",
+		"WINGS_ANALYTICS__CLASSES__RAW__CACHE_TTL=5s", "WINGS_ANALYTICS__CLASSES__ROLLUP__WAIT=0s",
+	}}, &env); err != nil {
+		t.Fatal(err)
+	}
+	raw, rollup := env.Analytics.Classes.Raw, env.Analytics.Classes.Rollup
+	if raw.PerUser != 2 || raw.MaxRowsToRead != 10 || raw.CacheTTL != 5*time.Second || rollup.Wait != 0 {
+		t.Errorf("from the environment: raw %+v, rollup %+v", raw, rollup)
+	}
+	for _, tc := range []struct{ env, want string }{
+		{"WINGS_ANALYTICS__CLASSES__RAW__PER_USER=0", "analytics.classes.raw.per_user: must be in [1, concurrency]"},
+		{"WINGS_ANALYTICS__CLASSES__RAW__PER_USER=3", "analytics.classes.raw.per_user: must be in [1, concurrency]"},
+		{"WINGS_ANALYTICS__CLASSES__ROLLUP__CONCURRENCY=0", "analytics.classes.rollup.concurrency"},
+		{"WINGS_ANALYTICS__CLASSES__RAW__MAX_EXECUTION_TIME=500ms", "analytics.classes.raw.max_execution_time"},
+		{"WINGS_ANALYTICS__CLASSES__RAW__CACHE_TTL=1h", "analytics.classes.raw.cache_ttl"},
+		{"WINGS_ANALYTICS__CLASSES__RAW__WAIT=-1s", "analytics.classes.raw.wait"},
+		{"WINGS_ANALYTICS__PRECOMPUTE_PARALLELISM=0", "analytics.precompute_parallelism"},
+		{"WINGS_ANALYTICS__PRECOMPUTE_LINE_TIMEOUT=1ms", "analytics.precompute_line_timeout"},
+	} {
+		var bad app.Config
+		_, err := config.Load(config.Options{Dir: "../conf", Env: "local", Environ: []string{tc.env}}, &bad)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: %v; want an error naming %q", tc.env, err, tc.want)
+		}
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/chclient"
+	"github.com/wings-bff/wings/framework/logging"
 )
 
 // ErrNoClickHouse is returned when clickhouse.addr is not configured.
@@ -106,14 +107,30 @@ func (d *AnalyticsDAO) client() (*chclient.Client, error) {
 	return d.ch, nil
 }
 
-// chErr classifies a ClickHouse failure: an exception the server raised
-// about the query itself is our bug (internal); deadlines, cancellations
-// and connection failures mean ClickHouse is unavailable (upstream).
+// overLimit names the ClickHouse errors of a query stopped by one of its
+// limits (chclient.Limits), in words a client may read.
+var overLimit = map[int32]string{
+	158: "too many rows to read",  // TOO_MANY_ROWS (max_rows_to_read)
+	307: "too many bytes to read", // TOO_MANY_BYTES
+	241: "memory limit exceeded",  // MEMORY_LIMIT_EXCEEDED (max_memory_usage)
+	159: "time limit exceeded",    // TIMEOUT_EXCEEDED (max_execution_time)
+	160: "estimated too slow",     // TOO_SLOW
+}
+
+// chErr classifies a ClickHouse failure: a query stopped by its limits is
+// unavailable (503, naming the limit); cancellations, too many queries,
+// deadlines and connection failures mean ClickHouse is unavailable
+// (upstream); any other exception the server raised about the query
+// itself is our bug (internal).
 func chErr(err error) error {
 	var ex *clickhouse.Exception
 	if errors.As(err, &ex) {
+		if what, ok := overLimit[ex.Code]; ok {
+			return apperr.Wrap(apperr.KindUnavailable, err,
+				"analytics query stopped by its limits ("+what+"); narrow the query or retry later")
+		}
 		switch ex.Code {
-		case 159, 160, 394, 202: // timeout exceeded, too slow, query cancelled, too many queries
+		case 394, 202: // query cancelled, too many simultaneous queries
 			return apperr.Upstream("clickhouse", err)
 		}
 		return apperr.Wrap(apperr.KindInternal, err, "internal error")
@@ -261,19 +278,30 @@ var FunnelRollupSteps = []string{"view", "click", "cart", "order"}
 // FunnelRollupWindow is the window in seconds of agg_funnel_user_day.
 const FunnelRollupWindow = 3600
 
+// FunnelTable returns the table that answers a funnel of steps within
+// window over one whole day: TableFunnelUser (with its snapshots) for a
+// prefix of FunnelRollupSteps with FunnelRollupWindow, else TableEvents,
+// the day's raw rows.
+func FunnelTable(steps []string, window int) string {
+	if window != FunnelRollupWindow || len(steps) == 0 || len(steps) > len(FunnelRollupSteps) {
+		return TableEvents
+	}
+	for i, s := range steps {
+		if s != FunnelRollupSteps[i] {
+			return TableEvents
+		}
+	}
+	return TableFunnelUser
+}
+
 // funnelRollupDay returns the day (YYYY-MM-DD) and true when the funnel of
 // steps within window over [from, to) is exactly what agg_funnel_user_day
 // holds: a prefix of its steps, its window, and one whole day in the
 // configured zone. A prefix is exact because windowFunnel's chain for the
 // first k steps never depends on the later conditions.
 func (d *AnalyticsDAO) funnelRollupDay(steps []string, window int, from, to time.Time) (string, bool) {
-	if window != FunnelRollupWindow || len(steps) == 0 || len(steps) > len(FunnelRollupSteps) {
+	if FunnelTable(steps, window) != TableFunnelUser {
 		return "", false
-	}
-	for i, s := range steps {
-		if s != FunnelRollupSteps[i] {
-			return "", false
-		}
 	}
 	loc, err := time.LoadLocation(d.tz)
 	if err != nil {
@@ -314,6 +342,12 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
 		}
 		if err != nil && ctx.Err() != nil {
 			return nil, "", chErr(err)
+		}
+		if err != nil {
+			// The answer stays exact from the states; the snapshot needs
+			// a look (the next precompute run takes a new one).
+			logging.FromContext(ctx).WithError(err).WithField("operation", "funnel_snapshot").
+				Warn("funnel snapshot unusable; answering from agg_funnel_user_day")
 		}
 		// No usable snapshot (or its tables are gone): the states.
 		table = TableFunnelUser

@@ -5,7 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/model"
@@ -49,6 +54,11 @@ type DashService struct {
 	now      func() time.Time
 	tzName   string
 	homeKeys func(biz string) string
+
+	// Set by WithBudgets (dash_budget.go).
+	classes map[string]ClassBudget
+	results ResultCache
+	queries *prometheus.CounterVec
 }
 
 // NewDashService returns a service whose days are in loc and whose home
@@ -108,6 +118,53 @@ func (s *DashService) Precompute(ctx context.Context, biz string) error {
 	return errors.Join(errs...)
 }
 
+// PrecomputeLines runs Precompute for each line, at most parallel lines at
+// a time, each under its own timeout, so that a slow line costs only its
+// own timeout and never the others' turn. A line's panic is its error.
+// The errors of every failed line are joined.
+func (s *DashService) PrecomputeLines(ctx context.Context, lines []string, parallel int, timeout time.Duration) error {
+	parallel = max(parallel, 1)
+	sem := make(chan struct{}, parallel)
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	for _, biz := range lines {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			mu.Lock()
+			errs = append(errs, fmt.Errorf("precompute %s: not started: %w", biz, ctx.Err()))
+			mu.Unlock()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			if err := s.precomputeLine(ctx, biz, timeout); err != nil {
+				mu.Lock()
+				errs = append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+func (s *DashService) precomputeLine(ctx context.Context, biz string, timeout time.Duration) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("precompute %s: panic: %v\n%s", biz, p, debug.Stack())
+		}
+	}()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	return s.Precompute(ctx, biz)
+}
+
 func (s *DashService) precomputeHome(ctx context.Context, biz string, today time.Time) error {
 	rt, err := s.liveRealtime(ctx, biz, HomeEvent, today)
 	if err != nil {
@@ -143,8 +200,10 @@ func (s *DashService) home(ctx context.Context, biz string) (*Home, bool) {
 }
 
 // serve answers from the home payload when it is fresh (and the query is
-// the home one), else live, else stale from the payload, else 503.
-func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, pick func(*Home) *T, mark func(*T, model.Freshness), live func() (*T, error)) (*T, error) {
+// the home one), else live (live returns the answer and when it was
+// computed), else stale from the payload when the live query failed for
+// any reason but the caller's own (see fallsBack), else the error.
+func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, pick func(*Home) *T, mark func(*T, model.Freshness), live func() (*T, time.Time, error)) (*T, error) {
 	var h *Home
 	if isHome {
 		if hh, ok := s.home(ctx, biz); ok {
@@ -157,24 +216,45 @@ func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, 
 			}
 		}
 	}
-	v, err := live()
+	v, at, err := live()
 	if err == nil {
-		mark(v, model.Freshness{ComputedAt: s.now().In(s.loc).Format(time.RFC3339), Source: "live"})
+		mark(v, model.Freshness{ComputedAt: at.In(s.loc).Format(time.RFC3339), Source: "live",
+			AgeSeconds: int(s.now().Sub(at).Seconds())})
 		return v, nil
 	}
-	if !unavailable(err) {
+	if !fallsBack(err) {
 		return nil, err
 	}
 	if h == nil && isHome {
 		h, _ = s.home(ctx, biz)
 	}
 	if h == nil {
-		return nil, apperr.Wrap(apperr.KindUnavailable, err, fmt.Sprintf(noDataMsg, biz))
+		// An unavailable error already says why (a limit, a full class).
+		if unavailable(err) && apperr.KindOf(err) != apperr.KindUnavailable {
+			return nil, apperr.Wrap(apperr.KindUnavailable, err, fmt.Sprintf(noDataMsg, biz))
+		}
+		return nil, err
 	}
 	v = pick(h)
 	mark(v, model.Freshness{ComputedAt: h.ComputedAt.In(s.loc).Format(time.RFC3339), Source: "precomputed",
 		Stale: true, AgeSeconds: int(s.now().Sub(h.ComputedAt).Seconds())})
 	return v, nil
+}
+
+// fallsBack reports whether a failed live query may be answered from the
+// last payload: any failure of ClickHouse (down, slow, over a limit, or a
+// query it rejected) or a class at capacity, but not the caller's own
+// mistake, a caller over its share (that would reward looping) or a
+// caller that left.
+func fallsBack(err error) bool {
+	if errors.Is(err, context.Canceled) {
+		return false
+	}
+	switch apperr.KindOf(err) {
+	case apperr.KindBadParam, apperr.KindNotFound, apperr.KindUnauthorized, apperr.KindForbidden, apperr.KindRateLimited:
+		return false
+	}
+	return true
 }
 
 // unavailable reports whether err means ClickHouse could not answer.
@@ -191,7 +271,12 @@ func (s *DashService) Realtime(ctx context.Context, biz, event string) (*model.R
 	return serve(ctx, s, biz, event == HomeEvent,
 		func(h *Home) *model.Realtime { v := *h.Realtime; return &v },
 		func(v *model.Realtime, f model.Freshness) { v.Freshness = f },
-		func() (*model.Realtime, error) { return s.liveRealtime(ctx, biz, event, s.Today()) })
+		func() (*model.Realtime, time.Time, error) {
+			key := fmt.Sprintf("dash:realtime:%s:%s:%s", biz, event, s.Today().Format(time.DateOnly))
+			return budgeted(ctx, s, ClassRollup, key, func(ctx context.Context) (*model.Realtime, error) {
+				return s.liveRealtime(ctx, biz, event, s.Today())
+			})
+		})
 }
 
 func (s *DashService) liveRealtime(ctx context.Context, biz, event string, today time.Time) (*model.Realtime, error) {
@@ -219,7 +304,12 @@ func (s *DashService) Ranking(ctx context.Context, biz string, day time.Time, ev
 			return &v
 		},
 		func(v *model.Ranking, f model.Freshness) { v.Freshness = f },
-		func() (*model.Ranking, error) { return s.liveRanking(ctx, biz, day, event, limit) })
+		func() (*model.Ranking, time.Time, error) {
+			key := fmt.Sprintf("dash:ranking:%s:%s:%s:%d", biz, day.Format(time.DateOnly), event, limit)
+			return budgeted(ctx, s, ClassRollup, key, func(ctx context.Context) (*model.Ranking, error) {
+				return s.liveRanking(ctx, biz, day, event, limit)
+			})
+		})
 }
 
 func (s *DashService) liveRanking(ctx context.Context, biz string, day time.Time, event string, limit int) (*model.Ranking, error) {
@@ -239,7 +329,12 @@ func (s *DashService) Funnel(ctx context.Context, biz string, day time.Time, ste
 	return serve(ctx, s, biz, isHome,
 		func(h *Home) *model.Funnel { v := *h.Funnel; return &v },
 		func(v *model.Funnel, f model.Freshness) { v.Freshness = f },
-		func() (*model.Funnel, error) { return s.liveFunnel(ctx, biz, day, steps, window) })
+		func() (*model.Funnel, time.Time, error) {
+			key := fmt.Sprintf("dash:funnel:%s:%s:%s:%d", biz, day.Format(time.DateOnly), strings.Join(steps, ","), window)
+			return budgeted(ctx, s, classOf(dao.FunnelTable(steps, window)), key, func(ctx context.Context) (*model.Funnel, error) {
+				return s.liveFunnel(ctx, biz, day, steps, window)
+			})
+		})
 }
 
 func (s *DashService) liveFunnel(ctx context.Context, biz string, day time.Time, steps []string, window int) (*model.Funnel, error) {
@@ -272,13 +367,25 @@ type AnalysisQuery struct {
 // Analysis returns per-bucket metrics over the range with range totals.
 func (s *DashService) Analysis(ctx context.Context, q AnalysisQuery) (*model.Analysis, error) {
 	table := dao.Route(q.Granularity, q.Filters)
+	key := fmt.Sprintf("dash:analysis:%s:%s:%s:%s:%s:%s:%s:%s", q.Biz, q.From.Format(time.DateOnly), q.To.Format(time.DateOnly),
+		q.Granularity, strings.Join(q.Metrics, ","), q.Filters.Event, q.Filters.Platform, q.Filters.Region)
+	v, _, err := budgeted(ctx, s, classOf(table), key, func(ctx context.Context) (*model.Analysis, error) {
+		return s.liveAnalysis(ctx, q, table)
+	})
+	if err != nil {
+		if unavailable(err) && apperr.KindOf(err) != apperr.KindUnavailable {
+			return nil, apperr.Wrap(apperr.KindUnavailable, err, "analytics store unavailable; retry shortly")
+		}
+		return nil, err
+	}
+	return v, nil
+}
+
+func (s *DashService) liveAnalysis(ctx context.Context, q AnalysisQuery, table string) (*model.Analysis, error) {
 	end := q.To.AddDate(0, 0, 1)
 	withUV := contains(q.Metrics, "uv")
 	rows, tot, err := s.src.Series(ctx, table, q.Biz, q.From, end, q.Filters, withUV)
 	if err != nil {
-		if unavailable(err) {
-			return nil, apperr.Wrap(apperr.KindUnavailable, err, "analytics store unavailable; retry shortly")
-		}
 		return nil, fmt.Errorf("analysis %s: %w", q.Biz, err)
 	}
 	step := 24 * time.Hour

@@ -43,8 +43,8 @@ func main() {
 	loc, _ := time.LoadLocation(*tz)
 	ctx := context.Background()
 	src := dao.NewAnalyticsDAO(ch, *tz)
-	live := service.NewDashService(src, dao.NewPayloadStore(nil, "", time.Hour), loc, 0, nil)
-	store := dao.NewPayloadStore(nil, "", time.Hour)
+	live := service.NewDashService(src, dao.NewPayloadStore(nil, "", time.Hour, nil), loc, 0, nil)
+	store := dao.NewPayloadStore(nil, "", time.Hour, nil)
 	cached := service.NewDashService(src, store, loc, time.Hour, nil)
 	must(cached.Precompute(ctx, *biz))
 	today := live.Today()
@@ -59,7 +59,7 @@ func main() {
 	spanAgain, err := src.RefreshSpans(ctx, today, *spanMinUV)
 	must(err)
 	spanNoop := time.Since(spanStart)
-	states := service.NewDashService(src.WithoutSpans(), dao.NewPayloadStore(nil, "", time.Hour), loc, 0, nil)
+	states := service.NewDashService(src.WithoutSpans(), dao.NewPayloadStore(nil, "", time.Hour, nil), loc, 0, nil)
 
 	var rows uint64
 	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM events").Scan(&rows))

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"time"
 )
 
 // Kind classifies an error for rendering, logging and metrics.
@@ -78,6 +79,9 @@ type Error struct {
 	Err     error  // cause; logged, never rendered
 	// Upstream names the upstream that failed, for logs and metrics.
 	Upstream string
+	// RetryAfter, when > 0, is sent as Retry-After (whole seconds, rounded
+	// up) with a 429 or 503.
+	RetryAfter time.Duration
 }
 
 // Error returns the message and the cause, for logs.
@@ -116,6 +120,12 @@ func Forbidden(msg string) *Error { return &Error{Kind: KindForbidden, Message: 
 // Unavailable reports that the server cannot answer now (shedding, a
 // dependency down with no fallback).
 func Unavailable(msg string) *Error { return &Error{Kind: KindUnavailable, Message: msg} }
+
+// RateLimited reports a caller over its share (429); retryAfter (0: the
+// default) is sent as Retry-After.
+func RateLimited(msg string, retryAfter time.Duration) *Error {
+	return &Error{Kind: KindRateLimited, Message: msg, RetryAfter: retryAfter}
+}
 
 // Upstream wraps a failed call to the named upstream. Deadlines and network
 // timeouts become KindUpstreamTimeout; everything else KindUpstream.

@@ -62,15 +62,60 @@ func (c *Client) Database() string { return c.database }
 // Timeout returns the client-side bound of one query.
 func (c *Client) Timeout() time.Duration { return c.timeout }
 
+// Limits are per-query server-side limits (ClickHouse settings, all
+// present in 18.16). A zero field leaves that setting to the client's
+// bound or the server's default.
+type Limits struct {
+	// MaxExecutionTime is max_execution_time (whole seconds, at least 1);
+	// it replaces clickhouse.max_execution_time for the query.
+	MaxExecutionTime time.Duration
+	// MaxMemoryUsage is max_memory_usage in bytes (error 241 beyond it).
+	MaxMemoryUsage uint64
+	// MaxRowsToRead is max_rows_to_read (error 158 beyond it).
+	MaxRowsToRead uint64
+}
+
+type limitsKey struct{}
+
+// WithLimits returns ctx carrying limits that every query run under it
+// through this package (Bound, Select, Exec) sends as settings. The
+// client-side deadline (clickhouse.query_timeout) still applies.
+func WithLimits(ctx context.Context, l Limits) context.Context {
+	return context.WithValue(ctx, limitsKey{}, l)
+}
+
+// LimitsFrom returns the limits carried by ctx, if any.
+func LimitsFrom(ctx context.Context) (Limits, bool) {
+	l, ok := ctx.Value(limitsKey{}).(Limits)
+	return l, ok
+}
+
 // Bound returns ctx limited by the query timeout and carrying the
-// max_execution_time setting; call cancel when done with the rows.
+// max_execution_time setting, and the limits of WithLimits when ctx has
+// them; call cancel when done with the rows.
 func (c *Client) Bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	maxExec := c.maxExec
+	settings := clickhouse.Settings{}
+	if l, ok := LimitsFrom(ctx); ok {
+		if l.MaxExecutionTime > 0 {
+			maxExec = l.MaxExecutionTime
+		}
+		if l.MaxMemoryUsage > 0 {
+			settings["max_memory_usage"] = int(l.MaxMemoryUsage)
+		}
+		if l.MaxRowsToRead > 0 {
+			settings["max_rows_to_read"] = int(l.MaxRowsToRead)
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	secs := int(c.maxExec / time.Second)
+	secs := int(maxExec / time.Second)
 	if secs < 1 {
 		secs = 1
 	}
-	return clickhouse.Context(ctx, clickhouse.WithSettings(clickhouse.Settings{"max_execution_time": secs})), cancel
+	settings["max_execution_time"] = secs
+	// Servers before 19.x take settings as integers only (clickhouse-go
+	// rejects other types for them), hence int above.
+	return clickhouse.Context(ctx, clickhouse.WithSettings(settings)), cancel
 }
 
 // Select runs a bounded query and scans all rows into dest (a pointer to a

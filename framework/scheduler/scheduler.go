@@ -1,7 +1,10 @@
 // Package scheduler runs background jobs every interval, once per cluster:
 // before each run an instance takes a Redis lease (SET NX PX with a random
 // token) that lasts one interval, so the other instances skip that tick.
-// Without Redis the lease is in-process only. A job's panic is recovered
+// Without Redis the lease is in-process only. When Redis is configured but
+// cannot answer, no instance can know whether another runs the job, so
+// every instance skips the tick (counted as lease_unavailable and logged)
+// rather than all of them running it at once. A job's panic is recovered
 // and counted; jobs run under the context given to Start (the Runtime's).
 package scheduler
 
@@ -36,6 +39,9 @@ const (
 	ResultError   = "error"
 	ResultPanic   = "panic"
 	ResultSkipped = "skipped" // another instance holds the lease
+	// ResultLeaseUnavailable is a tick skipped because the lease store
+	// (Redis) did not answer.
+	ResultLeaseUnavailable = "lease_unavailable"
 )
 
 // Metrics are the scheduler's collectors.
@@ -54,7 +60,7 @@ type Metrics struct {
 func NewMetrics(reg prometheus.Registerer) *Metrics {
 	m := &Metrics{
 		runs: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "wings_scheduler_job_runs_total", Help: "Scheduled job runs by result (ok, error, panic, skipped).",
+			Name: "wings_scheduler_job_runs_total", Help: "Scheduled job runs by result (ok, error, panic, skipped, lease_unavailable).",
 		}, []string{"job", "result"}),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "wings_scheduler_job_duration_seconds", Help: "Duration of scheduled job runs.",
@@ -149,9 +155,14 @@ func (s *Scheduler) Tick(ctx context.Context, j Job) string {
 	}
 	ok, err := s.acquire(ctx, j)
 	if err != nil {
-		// Redis down: better to run everywhere than nowhere.
-		s.log.WithError(err).WithField("job", j.Name).Warn("job lease unavailable; running locally")
-		ok = true
+		if ctx.Err() != nil {
+			return ResultSkipped
+		}
+		// Every instance sees the same outage: running anyway would run
+		// the job once per instance.
+		s.log.WithError(err).WithField("job", j.Name).Warn("job lease store unavailable; run skipped")
+		s.m.runs.WithLabelValues(j.Name, ResultLeaseUnavailable).Inc()
+		return ResultLeaseUnavailable
 	}
 	if !ok {
 		s.m.runs.WithLabelValues(j.Name, ResultSkipped).Inc()
@@ -239,8 +250,14 @@ func (s *Scheduler) renew(ctx context.Context, j Job) func() {
 				return
 			case <-t.C:
 				cctx, cancel := context.WithTimeout(context.Background(), time.Second)
-				_ = renewScript.Run(cctx, s.rdb, []string{s.key(j)}, s.token, ttl.Milliseconds()).Err()
+				n, err := renewScript.Run(cctx, s.rdb, []string{s.key(j)}, s.token, ttl.Milliseconds()).Int()
 				cancel()
+				switch {
+				case err != nil:
+					s.log.WithError(err).WithField("job", j.Name).Warn("job lease renewal failed")
+				case n == 0:
+					s.log.WithField("job", j.Name).Warn("job lease lost during the run; another instance may start it")
+				}
 			}
 		}
 	}()
@@ -255,5 +272,7 @@ func (s *Scheduler) release(j Job) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	defer cancel()
-	_ = releaseScript.Run(ctx, s.rdb, []string{s.key(j)}, s.token).Err()
+	if err := releaseScript.Run(ctx, s.rdb, []string{s.key(j)}, s.token).Err(); err != nil {
+		s.log.WithError(err).WithField("job", j.Name).Warn("job lease release failed; it expires by itself")
+	}
 }

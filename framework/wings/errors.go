@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -45,6 +47,16 @@ func classify(err error) (status int, kind apperr.Kind, msg string) {
 	default:
 		return http.StatusInternalServerError, apperr.KindInternal, "internal error"
 	}
+}
+
+// retryAfter is the Retry-After value of a shed request: the error's own
+// RetryAfter in whole seconds (rounded up), else 1.
+func retryAfter(err error) string {
+	var ae *apperr.Error
+	if errors.As(err, &ae) && ae.RetryAfter > 0 {
+		return strconv.Itoa(int((ae.RetryAfter + time.Second - 1) / time.Second))
+	}
+	return "1"
 }
 
 func kindForStatus(code int) apperr.Kind {
@@ -93,7 +105,7 @@ func (rt *Runtime) handleError(err error, c echo.Context) {
 	}
 	if status == http.StatusServiceUnavailable || status == http.StatusTooManyRequests {
 		if c.Response().Header().Get("Retry-After") == "" {
-			c.Response().Header().Set("Retry-After", "1")
+			c.Response().Header().Set("Retry-After", retryAfter(err))
 		}
 	}
 	body := render.Failure{

@@ -628,3 +628,29 @@ func TestQueryParamLikeParseQuery(t *testing.T) {
 		}
 	}
 }
+
+// TestRetryAfterFromError: a shed request's Retry-After is the error's own
+// RetryAfter rounded up to whole seconds, else 1.
+func TestRetryAfterFromError(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		path string
+		err  error
+		want string
+	}{
+		{"/user", apperr.RateLimited("too many of yours", 2500*time.Millisecond), "3"},
+		{"/class", &apperr.Error{Kind: apperr.KindUnavailable, Message: "at capacity", RetryAfter: 4 * time.Second}, "4"},
+		{"/plain", apperr.Unavailable("down"), "1"},
+	}
+	var routes []wings.Route
+	for _, tc := range tests {
+		routes = append(routes, wings.Route{Method: http.MethodGet, Path: tc.path, Handler: failWith(fmt.Errorf("wrapped: %w", tc.err))})
+	}
+	rt, _ := newRuntime(t, nil, routes...)
+	for _, tc := range tests {
+		w := do(rt, http.MethodGet, tc.path)
+		if got := w.Header().Get("Retry-After"); got != tc.want {
+			t.Errorf("%s: Retry-After = %q; want %q", tc.path, got, tc.want)
+		}
+	}
+}
