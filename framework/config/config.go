@@ -247,8 +247,10 @@ func (c *Config) Validate() error {
 		bad("server.max_in_flight", "must be >= 0 (0: no limit)")
 	}
 	for i, p := range c.Server.TrustedProxies {
-		if _, err := ParseTrustedProxy(p); err != nil {
+		if n, err := ParseTrustedProxy(p); err != nil {
 			bad("server.trusted_proxies", "entry %d: %v", i, err)
+		} else if ones, _ := n.Mask.Size(); ones == 0 {
+			bad("server.trusted_proxies", "entry %d: %q trusts every address, so anyone could choose their client address; list the proxies' ranges", i, p)
 		}
 	}
 	if n := c.Server.MaxHeaderBytes; n < 4<<10 || n > 1<<20 {

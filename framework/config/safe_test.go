@@ -136,8 +136,8 @@ func TestTrustedProxiesAndHeaderBytes(t *testing.T) {
 	if err != nil || len(cfg.Server.TrustedProxies) != 0 {
 		t.Errorf("empty WINGS_SERVER__TRUSTED_PROXIES: %v, %q; want no trusted proxy", err, cfg.Server.TrustedProxies)
 	}
-	_, err = loadRepo(t, "WINGS_SERVER__TRUSTED_PROXIES=10.0.0.0/8,nginx", "WINGS_SERVER__MAX_HEADER_BYTES=10")
-	for _, want := range []string{`server.trusted_proxies: entry 1: "nginx" is not a CIDR`, "server.max_header_bytes: must be between 4096 and 1048576, got 10"} {
+	_, err = loadRepo(t, "WINGS_SERVER__TRUSTED_PROXIES=10.0.0.0/8,nginx,0.0.0.0/0", "WINGS_SERVER__MAX_HEADER_BYTES=10")
+	for _, want := range []string{`server.trusted_proxies: entry 1: "nginx" is not a CIDR`, `server.trusted_proxies: entry 2: "0.0.0.0/0" trusts every address`, "server.max_header_bytes: must be between 4096 and 1048576, got 10"} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("err = %v; want %q", err, want)
 		}
