@@ -36,6 +36,7 @@ func count429(t *testing.T, server string, xff func() string) int {
 			t.Fatalf("status %d: %s", r.Status, r.Body)
 		}
 	}
+	t.Logf("%s: %d of 30 answers 429", server, n)
 	return n
 }
 
