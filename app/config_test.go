@@ -12,8 +12,8 @@ import (
 // deployEnv is what a deployment sets in the environment, as conf/ says:
 // stage and prod name the company SSO and permission APIs and the secret.
 var deployEnv = []string{
-	"WINGS_AUTH__IDENTITY__SSO_URL=http://sso.internal",
-	"WINGS_AUTH__PERMISSION__PERM_URL=http://perm.internal",
+	"WINGS_AUTH__IDENTITY__SSO_URL=https://sso.internal",
+	"WINGS_AUTH__PERMISSION__PERM_URL=https://perm.internal",
 	"WINGS_AUTH__APP_SECRET=s3cret",
 }
 

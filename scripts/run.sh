@@ -21,7 +21,8 @@ mock_addr=${MOCK_ADDR:-127.0.0.1:9090}
 "$bin" mock-upstream --addr "$mock_addr" &
 pids+=($!)
 
-export WINGS_ENV=${WINGS_ENV:-local}
+# WINGS_ENV stays as given: unset means local, whose demo users are served
+# only on a loopback WINGS_SERVER__ADDR.
 # Redis for the cache (L2): use WINGS_REDIS__ADDR if given, else start one on
 # 127.0.0.1:6390 (installed by scripts/deps.sh when missing); if that fails
 # the cache runs in-process only.

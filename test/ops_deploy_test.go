@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -169,6 +170,17 @@ func TestKubernetesManifests(t *testing.T) {
 	if env["WINGS_ENV"] != "prod" {
 		t.Errorf("WINGS_ENV = %q; want prod", env["WINGS_ENV"])
 	}
+	// Behind an ingress, the client address comes from X-Forwarded-For
+	// through the ingress's pods only.
+	if tp := env["WINGS_SERVER__TRUSTED_PROXIES"]; tp == "" {
+		t.Error("WINGS_SERVER__TRUSTED_PROXIES is not set (the rate limit would see the ingress, not the client)")
+	} else {
+		for _, p := range strings.Split(tp, ",") {
+			if _, _, err := net.ParseCIDR(p); err != nil {
+				t.Errorf("WINGS_SERVER__TRUSTED_PROXIES entry %q: %v", p, err)
+			}
+		}
+	}
 	for name, p := range map[string]struct {
 		probe *k8sProbe
 		path  string
@@ -271,6 +283,9 @@ func TestNginxConfig(t *testing.T) {
 		`proxy_set_header Connection "";`,
 		`proxy_set_header X-Request-Id \$request_id;`,
 		`proxy_next_upstream error;`,
+		// The edge replaces a client's X-Forwarded-For (Wings believes it
+		// from server.trusted_proxies only).
+		`proxy_set_header X-Forwarded-For \$remote_addr;`,
 	} {
 		if !regexp.MustCompile(re).MatchString(conf) {
 			t.Errorf("deploy/nginx/wings.conf does not match %s", re)

@@ -35,7 +35,10 @@ func withEtcd(ctx context.Context, confDir string, cfg *app.Config, res *config.
 	if len(e.Endpoints) == 0 {
 		return cfg, res, nil, "", nil
 	}
-	src, err := config.NewEtcdSource(config.EtcdOptions{Endpoints: e.Endpoints, Prefixes: e.Prefixes, DialTimeout: e.DialTimeout})
+	src, err := config.NewEtcdSource(config.EtcdOptions{
+		Endpoints: e.Endpoints, Prefixes: e.Prefixes, DialTimeout: e.DialTimeout,
+		Username: e.Username, Password: e.Password, TLS: e.TLS,
+	})
 	if err != nil {
 		return nil, nil, nil, "", err
 	}

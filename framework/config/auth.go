@@ -27,6 +27,10 @@ type Auth struct {
 	JSONPRefererAllowlist []string `mapstructure:"jsonp_referer_allowlist"`
 	// Static holds the users of the static providers, keyed by user id.
 	Static AuthStatic `mapstructure:"static"`
+	// AllowStaticIdentity lets the static providers run when
+	// WINGS_ENV=stage (a staging stack without the company SSO); they are
+	// refused there otherwise, and always when WINGS_ENV=prod.
+	AllowStaticIdentity bool `mapstructure:"allow_static_identity"`
 }
 
 // AuthIdentity chooses and configures the identity provider.
@@ -76,24 +80,20 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
 	needSecret := false
 	switch a.Identity.Provider {
 	case "static":
-		if c.Env == "prod" {
-			bad("auth.identity.provider", "static is for local development and tests; not allowed when WINGS_ENV=prod")
-		}
+		c.validateStatic(bad, "auth.identity.provider")
 	case "sso_http":
 		needSecret = true
-		validateHTTPURL(bad, "auth.identity.sso_url", a.Identity.SSOURL)
+		c.validateServiceURL(bad, "auth.identity.sso_url", a.Identity.SSOURL)
 		validateAuthCache(bad, "auth.identity", a.Identity.Timeout, a.Identity.CacheTTL, a.Identity.NegativeTTL, a.Identity.CacheSize)
 	default:
 		bad("auth.identity.provider", "must be sso_http or static, got %q", a.Identity.Provider)
 	}
 	switch a.Permission.Provider {
 	case "static":
-		if c.Env == "prod" {
-			bad("auth.permission.provider", "static is for local development and tests; not allowed when WINGS_ENV=prod")
-		}
+		c.validateStatic(bad, "auth.permission.provider")
 	case "perm_http":
 		needSecret = true
-		validateHTTPURL(bad, "auth.permission.perm_url", a.Permission.PermURL)
+		c.validateServiceURL(bad, "auth.permission.perm_url", a.Permission.PermURL)
 		validateAuthCache(bad, "auth.permission", a.Permission.Timeout, a.Permission.CacheTTL, a.Permission.NegativeTTL, a.Permission.CacheSize)
 	default:
 		bad("auth.permission.provider", "must be perm_http or static, got %q", a.Permission.Provider)
@@ -113,7 +113,10 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
 		bad("auth.identity.cookie", "must be a cookie name, got %q", a.Identity.Cookie)
 	}
 	if a.LoginURL != "" {
-		validateHTTPURL(bad, "auth.login_url", a.LoginURL)
+		c.validateServiceURL(bad, "auth.login_url", a.LoginURL)
+	}
+	if a.Identity.Provider == "static" && len(a.Static.Users) > 0 && !c.EnvNamed && !loopbackAddr(c.Server.Addr) {
+		bad("server.addr", "%s is not a loopback address and WINGS_ENV is unset: the static users (demo tokens) of the default local environment are only served on loopback; set WINGS_ENV to name the environment", c.Server.Addr)
 	}
 	for i, o := range a.JSONPRefererAllowlist {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
@@ -148,6 +151,30 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
 				bad(key+".grants", "%q is not a resource or a resource prefix ending in *", g)
 			}
 		}
+	}
+}
+
+// validateStatic refuses a static provider (users and tokens from config)
+// in prod, and in stage unless auth.allow_static_identity is set.
+func (c *Config) validateStatic(bad func(key, format string, args ...any), key string) {
+	switch {
+	case c.Env == "prod":
+		bad(key, "static is for local development and tests; not allowed when WINGS_ENV=prod")
+	case c.Env == "stage" && !c.Auth.AllowStaticIdentity:
+		bad(key, "static is for local development and tests; not allowed when WINGS_ENV=stage unless auth.allow_static_identity is true")
+	}
+}
+
+// validateServiceURL checks the URL of an auth service: http(s), and https
+// outside local and test, where tokens and signed calls would otherwise
+// cross the network in clear.
+func (c *Config) validateServiceURL(bad func(key, format string, args ...any), key, s string) {
+	if c.Env == "local" || c.Env == "test" {
+		validateHTTPURL(bad, key, s)
+		return
+	}
+	if u, err := url.Parse(s); err != nil || u.Scheme != "https" || u.Host == "" {
+		bad(key, "must be an https URL when WINGS_ENV=%s, got %q", c.Env, s)
 	}
 }
 

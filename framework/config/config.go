@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/url"
 	"sort"
+	"strings"
 	"time"
 )
 
@@ -13,7 +14,10 @@ import (
 // with `mapstructure:",squash"` and add their own sections.
 type Config struct {
 	// Env is the environment in force (from WINGS_ENV), not a file key.
-	Env       string              `mapstructure:"env"`
+	Env string `mapstructure:"env"`
+	// EnvNamed reports whether the environment was named (WINGS_ENV or
+	// Options.Env) rather than defaulted to local; Load sets it.
+	EnvNamed  bool                `mapstructure:"-"`
 	App       App                 `mapstructure:"app"`
 	Server    Server              `mapstructure:"server"`
 	Log       Log                 `mapstructure:"log"`
@@ -137,7 +141,24 @@ type Server struct {
 	// PprofAddr serves net/http/pprof on this loopback address while the
 	// server runs; empty (the default) serves nothing.
 	PprofAddr string `mapstructure:"pprof_addr"`
+	// TrustedProxies are the CIDRs of the proxies whose X-Forwarded-For
+	// is believed: the client address is the nearest one in that header
+	// not in these ranges, reached only through trusted hops; a request
+	// from any other peer is the peer's own (rate limits, logs).
+	TrustedProxies []string `mapstructure:"trusted_proxies"`
+	// MaxHeaderBytes bounds the request line and headers; beyond it the
+	// request is answered 431 (headers) or 414 (URL).
+	// Unset (0), it is DefaultMaxHeaderBytes: config files written before
+	// the key existed keep loading.
+	MaxHeaderBytes int `mapstructure:"max_header_bytes"`
 }
+
+// setEnvNamed records whether the environment was named; see EnvNamed.
+func (c *Config) setEnvNamed(named bool) { c.EnvNamed = named }
+
+// DefaultMaxHeaderBytes is server.max_header_bytes when unset: 64 KiB, a
+// sixteenth of net/http's own default.
+const DefaultMaxHeaderBytes = 64 << 10
 
 // CORS lists the origins allowed to call the API from a browser.
 type CORS struct {
@@ -242,6 +263,19 @@ func (c *Config) Validate() error {
 	if c.Server.MaxInFlight < 0 {
 		bad("server.max_in_flight", "must be >= 0 (0: no limit)")
 	}
+	for i, p := range c.Server.TrustedProxies {
+		if n, err := ParseTrustedProxy(p); err != nil {
+			bad("server.trusted_proxies", "entry %d: %v", i, err)
+		} else if ones, _ := n.Mask.Size(); ones == 0 {
+			bad("server.trusted_proxies", "entry %d: %q trusts every address, so anyone could choose their client address; list the proxies' ranges", i, p)
+		}
+	}
+	if c.Server.MaxHeaderBytes == 0 {
+		c.Server.MaxHeaderBytes = DefaultMaxHeaderBytes
+	}
+	if n := c.Server.MaxHeaderBytes; n < 4<<10 || n > 1<<20 {
+		bad("server.max_header_bytes", "must be 0 (the default, 64 KiB) or between 4096 and 1048576, got %d", n)
+	}
 	if a := c.Server.PprofAddr; a != "" && !loopbackAddr(a) {
 		bad("server.pprof_addr", "must be a loopback host:port such as 127.0.0.1:6061 (profiles expose internals), got %q", a)
 	}
@@ -323,6 +357,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateAuth(bad)
+	c.Etcd.validate(bad)
 	for _, name := range sortedKeys(c.Routes) {
 		r := c.Routes[name]
 		if r.Timeout < 0 {
@@ -371,6 +406,24 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+// ParseTrustedProxy reads one server.trusted_proxies entry: a CIDR, or a
+// bare IP meaning that address alone.
+func ParseTrustedProxy(s string) (*net.IPNet, error) {
+	s = strings.TrimSpace(s)
+	if _, n, err := net.ParseCIDR(s); err == nil {
+		return n, nil
+	}
+	ip := net.ParseIP(s)
+	if ip == nil {
+		return nil, fmt.Errorf("%q is not a CIDR (10.0.0.0/8) or an IP", s)
+	}
+	bits := 128
+	if ip4 := ip.To4(); ip4 != nil {
+		ip, bits = ip4, 32
+	}
+	return &net.IPNet{IP: ip, Mask: net.CIDRMask(bits, bits)}, nil
 }
 
 // loopbackAddr reports whether addr is host:port with a loopback host.

@@ -2,8 +2,11 @@ package config
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"reflect"
 	"sort"
 	"strings"
@@ -22,6 +25,12 @@ type EtcdOptions struct {
 	Prefixes []string
 	// DialTimeout bounds connecting and each read; default 2s.
 	DialTimeout time.Duration
+	// Username and Password log in when etcd has auth enabled.
+	Username string
+	Password Secret
+	// TLS, when its CAFile is set, connects over TLS (and with CertFile
+	// and KeyFile, presents a client certificate).
+	TLS EtcdTLS
 }
 
 // EtcdSource reads a config overlay from etcd. Every key under a prefix is
@@ -53,9 +62,19 @@ func NewEtcdSource(opts EtcdOptions) (*EtcdSource, error) {
 	if opts.DialTimeout <= 0 {
 		opts.DialTimeout = 2 * time.Second
 	}
+	if opts.Password != "" && opts.Username == "" {
+		return nil, errors.New("etcd: a password needs a username")
+	}
+	tlsCfg, err := opts.TLS.config()
+	if err != nil {
+		return nil, err
+	}
 	cli, err := clientv3.New(clientv3.Config{
 		Endpoints:   opts.Endpoints,
 		DialTimeout: opts.DialTimeout,
+		Username:    opts.Username,
+		Password:    opts.Password.Reveal(),
+		TLS:         tlsCfg,
 		Logger:      nopZap(),
 	})
 	if err != nil {
@@ -189,6 +208,63 @@ type Etcd struct {
 	// server starts from the files with a warning.
 	Required    bool          `mapstructure:"required"`
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
+	// Username logs in when etcd has auth enabled; Password comes only
+	// from WINGS_ETCD__PASSWORD.
+	Username string  `mapstructure:"username"`
+	Password Secret  `mapstructure:"password"`
+	TLS      EtcdTLS `mapstructure:"tls"`
+}
+
+// EtcdTLS configures TLS to etcd: CAFile (PEM) verifies the servers and
+// turns TLS on; CertFile and KeyFile, together, are the client certificate
+// of a cluster with --client-cert-auth.
+type EtcdTLS struct {
+	CAFile   string `mapstructure:"ca_file"`
+	CertFile string `mapstructure:"cert_file"`
+	KeyFile  string `mapstructure:"key_file"`
+}
+
+// config builds the client's TLS config; nil without a CA file.
+func (t EtcdTLS) config() (*tls.Config, error) {
+	if t.CAFile == "" {
+		if t.CertFile != "" || t.KeyFile != "" {
+			return nil, errors.New("etcd.tls: a client certificate needs etcd.tls.ca_file")
+		}
+		return nil, nil
+	}
+	pem, err := os.ReadFile(t.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("etcd.tls.ca_file: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("etcd.tls.ca_file: %s holds no PEM certificate", t.CAFile)
+	}
+	cfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	if (t.CertFile == "") != (t.KeyFile == "") {
+		return nil, errors.New("etcd.tls: cert_file and key_file go together")
+	}
+	if t.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(t.CertFile, t.KeyFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd.tls: %w", err)
+		}
+		cfg.Certificates = []tls.Certificate{cert}
+	}
+	return cfg, nil
+}
+
+// validate reports etcd.* problems through bad.
+func (e Etcd) validate(bad func(key, format string, args ...any)) {
+	if e.Password != "" && e.Username == "" {
+		bad("etcd.username", "must be set when WINGS_ETCD__PASSWORD is")
+	}
+	if (e.TLS.CertFile == "") != (e.TLS.KeyFile == "") {
+		bad("etcd.tls.cert_file", "and etcd.tls.key_file go together")
+	}
+	if e.TLS.CertFile != "" && e.TLS.CAFile == "" {
+		bad("etcd.tls.ca_file", "must be set with a client certificate")
+	}
 }
 
 // Flatten returns every leaf of a decoded config struct by key path

@@ -66,6 +66,10 @@ type Result struct {
 // Validator is implemented by config structs that check themselves.
 type Validator interface{ Validate() error }
 
+// envNamer is implemented by structs embedding Config: Load tells them
+// whether WINGS_ENV named the environment, before validating.
+type envNamer interface{ setEnvNamed(named bool) }
+
 // Load reads the configuration into out, a pointer to a struct.
 func Load(opts Options, out any) (*Result, error) {
 	environ := opts.Environ
@@ -80,6 +84,7 @@ func Load(opts Options, out any) (*Result, error) {
 	if env == "" {
 		env = lookup(environ, EnvVar)
 	}
+	named := env != ""
 	if env == "" {
 		env = "local"
 	}
@@ -172,6 +177,9 @@ func Load(opts Options, out any) (*Result, error) {
 		if why, ok := inertKeys[normalizeKey(k)]; ok {
 			res.Warnings = append(res.Warnings, normalizeKey(k)+" "+why)
 		}
+	}
+	if n, ok := out.(envNamer); ok {
+		n.setEnvNamed(named)
 	}
 	if v, ok := out.(Validator); ok {
 		if err := v.Validate(); err != nil {

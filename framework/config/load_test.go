@@ -84,7 +84,7 @@ func TestLoadLayers(t *testing.T) {
 	t.Parallel()
 	dir := confDir(t, map[string]string{
 		"config.default.yaml": frameworkDefault(t),
-		"config.stage.yaml":   "server:\n  addr: 0.0.0.0:8081\nlog:\n  level: warn\n",
+		"config.stage.yaml":   "server:\n  addr: 0.0.0.0:8081\nlog:\n  level: warn\nauth:\n  allow_static_identity: true\n",
 		"config.prod.yaml":    "server:\n  addr: 0.0.0.0:9999\n",
 	})
 	def, _, err := load(t, dir)
@@ -465,8 +465,8 @@ type appConfig struct {
 var deployEnv = map[string][]string{
 	"local": {},
 	"test":  {},
-	"stage": {"WINGS_AUTH__IDENTITY__SSO_URL=http://sso.internal", "WINGS_AUTH__PERMISSION__PERM_URL=http://perm.internal", "WINGS_AUTH__APP_SECRET=s3cret"},
-	"prod":  {"WINGS_AUTH__IDENTITY__SSO_URL=http://sso.internal", "WINGS_AUTH__PERMISSION__PERM_URL=http://perm.internal", "WINGS_AUTH__APP_SECRET=s3cret"},
+	"stage": {"WINGS_AUTH__IDENTITY__SSO_URL=https://sso.internal", "WINGS_AUTH__PERMISSION__PERM_URL=https://perm.internal", "WINGS_AUTH__APP_SECRET=s3cret"},
+	"prod":  {"WINGS_AUTH__IDENTITY__SSO_URL=https://sso.internal", "WINGS_AUTH__PERMISSION__PERM_URL=https://perm.internal", "WINGS_AUTH__APP_SECRET=s3cret"},
 }
 
 // TestRealConfigFiles loads the repository's conf/ for every environment.

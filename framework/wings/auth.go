@@ -56,11 +56,21 @@ func (rt *Runtime) authMiddleware(r *Route) []echo.MiddlewareFunc {
 	}
 	if err := checkRouteAuth(r); err != nil {
 		rt.auth.errs = append(rt.auth.errs, err)
-		return []echo.MiddlewareFunc{func(echo.HandlerFunc) echo.HandlerFunc {
+		return []echo.MiddlewareFunc{privateAnswer, func(echo.HandlerFunc) echo.HandlerFunc {
 			return func(echo.Context) error { return apperr.Wrap(apperr.KindInternal, err, "internal error") }
 		}}
 	}
-	return []echo.MiddlewareFunc{rt.jsonpGuard, rt.authenticate, rt.authorize(r.Auth)}
+	return []echo.MiddlewareFunc{privateAnswer, rt.jsonpGuard, rt.authenticate, rt.authorize(r.Auth)}
+}
+
+// privateAnswer marks every answer of a login-required route, errors
+// included, as one no shared cache (CDN, proxy) may keep or serve to
+// another caller, and that the browser does not store.
+func privateAnswer(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		c.Response().Header().Set(echo.HeaderCacheControl, "private, no-store")
+		return next(c)
+	}
 }
 
 // checkRouteAuth checks r.Auth and that every parameter it uses is a path

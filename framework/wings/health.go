@@ -2,6 +2,7 @@ package wings
 
 import (
 	"context"
+	"errors"
 	"net"
 	"net/http"
 	"net/url"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
+	"github.com/sirupsen/logrus"
 
 	"github.com/wings-bff/wings/framework/recovery"
 )
@@ -40,8 +42,13 @@ type checkResult struct {
 	Error    string `json:"error,omitempty"`
 }
 
+// checkFailed is the public text of a failed check: /readyz is reachable
+// by whoever reaches the server, so the cause (dial errors name hosts and
+// ports) is only logged.
+const checkFailed = "unavailable"
+
 // readyz answers 503 while draining or when a critical check fails, and
-// lists every check.
+// lists every check by name; a failure's cause goes to the log.
 func (rt *Runtime) readyz(c echo.Context) error {
 	if rt.draining.Load() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "draining"})
@@ -66,7 +73,12 @@ func (rt *Runtime) readyz(c echo.Context) error {
 			case rt.panics.Report(ctx, "readyz", err):
 				r.Error = "check panicked"
 			case err != nil:
-				r.Error = err.Error()
+				r.Error = checkFailed
+				var ud *upstreamDown
+				if errors.As(err, &ud) {
+					r.Error = "upstream " + ud.name + " " + checkFailed
+				}
+				rt.log.WithFields(logrus.Fields{"check": ch.Name, "critical": ch.Critical, "error": err.Error()}).Warn("readiness check failed")
 			}
 			mu.Lock()
 			results[ch.Name] = r

@@ -154,7 +154,15 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		return nil, err
 	}
 	rt.auth.a = a
-	rt.echo, rt.chain = rt.newEcho()
+	trusted := make([]*net.IPNet, 0, len(cfg.Server.TrustedProxies))
+	for _, p := range cfg.Server.TrustedProxies {
+		n, err := config.ParseTrustedProxy(p)
+		if err != nil {
+			return nil, fmt.Errorf("server.trusted_proxies: %w", err)
+		}
+		trusted = append(trusted, n)
+	}
+	rt.echo, rt.chain = rt.newEcho(trusted)
 	rt.AddCheck(Check{Name: "upstreams", Fn: rt.checkUpstreams})
 	return rt, nil
 }
@@ -162,16 +170,18 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 // newEcho builds the echo instance (error handler, built-in routes) and
 // the global middleware chain, composed once here rather than by echo on
 // every request (see ServeHTTP).
-func (rt *Runtime) newEcho() (*echo.Echo, echo.HandlerFunc) {
+func (rt *Runtime) newEcho(trusted []*net.IPNet) (*echo.Echo, echo.HandlerFunc) {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.Logger.SetOutput(io.Discard) // we log through logrus only
 	e.HTTPErrorHandler = rt.handleError
+	e.IPExtractor = ipExtractor(trusted)
 	global := []echo.MiddlewareFunc{
 		middleware.RequestID(newIDGenerator()),
 		middleware.Metrics(rt.metrics),
 		middleware.AccessLog(rt.log),
 		middleware.Recover(rt.panics),
+		requestSizeGuard(rt.cfg.Server.MaxHeaderBytes),
 	}
 	if cors := rt.cfg.Server.CORS; len(cors.AllowOrigins) > 0 {
 		global = append(global, echomw.CORSWithConfig(echomw.CORSConfig{
@@ -294,29 +304,52 @@ func (rt *Runtime) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	e.ReleaseContext(c)
 }
 
-// Run starts the hooks and the server, and blocks until ctx ends (normally
-// on SIGTERM or SIGINT). Then it drains: /readyz turns 503 at once, the
-// listener stays open for server.drain_delay so load balancers notice, then
-// it closes and in-flight requests get up to server.shutdown_timeout to
-// finish; finally stop hooks close clients.
-func (rt *Runtime) Run(ctx context.Context) error {
+// Run checks the route table, runs the start hooks, listens on
+// server.addr and serves until ctx ends (normally on SIGTERM or SIGINT).
+// Then it drains: /readyz turns 503 at once, the listener stays open for
+// server.drain_delay so load balancers notice, then it closes and in-flight
+// requests get up to server.shutdown_timeout to finish; finally stop hooks
+// close clients.
+func (rt *Runtime) Run(ctx context.Context) error { return rt.run(ctx, nil) }
+
+// Serve is Run on an existing listener, which it closes: the same checks
+// and start hooks first, then the same serving and draining.
+func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error { return rt.run(ctx, ln) }
+
+// run is the one start-up path of Run and Serve: no server starts before
+// the route table passed its checks and every start hook succeeded.
+func (rt *Runtime) run(ctx context.Context, ln net.Listener) error {
+	err := rt.start(ctx)
+	if err == nil && ln == nil {
+		ln, err = rt.listen(ctx)
+	}
+	if err != nil {
+		if ln != nil {
+			_ = ln.Close()
+		}
+		return err
+	}
+	return rt.serve(ctx, ln)
+}
+
+// start checks the route table and runs the start hooks.
+func (rt *Runtime) start(ctx context.Context) error {
 	if err := rt.routeAuthErr(); err != nil {
 		return err
 	}
-	for _, h := range rt.onStart {
+	rt.mu.Lock()
+	hooks := append([]Hook(nil), rt.onStart...)
+	rt.mu.Unlock()
+	for _, h := range hooks {
 		if err := h(ctx); err != nil {
 			return fmt.Errorf("start: %w", err)
 		}
 	}
-	ln, err := rt.listen(ctx)
-	if err != nil {
-		return err
-	}
-	return rt.Serve(ctx, ln)
+	return nil
 }
 
-// Serve is Run on an existing listener.
-func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
+// serve serves on ln until ctx ends, then drains (see Run).
+func (rt *Runtime) serve(ctx context.Context, ln net.Listener) error {
 	s := rt.cfg.Server
 	srv := &http.Server{
 		Handler:           rt,
@@ -324,6 +357,7 @@ func (rt *Runtime) Serve(ctx context.Context, ln net.Listener) error {
 		ReadTimeout:       s.ReadTimeout,
 		WriteTimeout:      s.WriteTimeout,
 		IdleTimeout:       s.IdleTimeout,
+		MaxHeaderBytes:    netHTTPHeaderLimit(s.MaxHeaderBytes),
 		ErrorLog:          nil,
 	}
 	stopPprof, err := rt.servePprof()
