@@ -71,6 +71,7 @@ type result struct {
 	url    string
 	status int
 	body   string
+	cache  string // X-Cache: HIT, MISS or STALE (an expired entry served in grace or when the route failed)
 	err    error
 	lat    time.Duration
 }
@@ -395,7 +396,7 @@ func do(kind, url string) result {
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
-	return result{kind: kind, url: url, status: resp.StatusCode, body: string(b), err: err, lat: time.Since(start)}
+	return result{kind: kind, url: url, status: resp.StatusCode, body: string(b), cache: resp.Header.Get("X-Cache"), err: err, lat: time.Since(start)}
 }
 
 func (s *soak) run() int {
@@ -537,7 +538,7 @@ func classify(phases []phase, results []result) []row {
 			w.lostSamples = append(w.lostSamples, r)
 		case r.status < 300:
 			w.ok++
-			if strings.Contains(r.body, `"degraded":[`) || strings.Contains(r.body, `"stale":true`) {
+			if strings.Contains(r.body, `"degraded":[`) || strings.Contains(r.body, `"stale":true`) || strings.Contains(r.body, `"stale":[`) || r.cache == "STALE" {
 				w.degraded++
 			}
 		case r.status < 500:

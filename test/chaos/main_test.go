@@ -17,6 +17,8 @@ func TestClassify(t *testing.T) {
 		{phase: 0, kind: "video", err: errors.New("connection reset by peer")},
 		{phase: 0, kind: "dash", status: 503, body: unavailable},
 		{phase: 0, kind: "video", status: 200, body: `{"code":0,"data":{},"degraded":["stars"]}`},
+		{phase: 0, kind: "video", status: 200, body: `{"code":0,"data":{}}`, cache: "STALE"},
+		{phase: 0, kind: "dash", status: 200, body: `{"code":0,"data":{"stale":false}}`},
 		{phase: 1, kind: "dash", status: 503, body: unavailable},
 		{phase: 1, kind: "dash", status: 200, body: `{"code":0,"data":{"stale":true}}`},
 		{phase: 1, kind: "video", status: 503, body: unavailable}, // clickhouse explains no video failure
@@ -26,7 +28,7 @@ func TestClassify(t *testing.T) {
 	}
 	rows := classify(phases, results)
 	want := []struct{ requests, ok, degraded, c5xx, declared, lost int }{
-		{3, 1, 1, 1, 0, 2},
+		{5, 3, 2, 1, 0, 2},
 		{3, 1, 1, 2, 1, 1},
 		{3, 0, 0, 3, 2, 1},
 	}
