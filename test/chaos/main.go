@@ -486,10 +486,10 @@ func (s *soak) cleanup() {
 
 // row is one phase's figures.
 type row struct {
-	requests, ok, degraded, c4xx, c5xx, declared, lost int
-	p50, p99                                           time.Duration
-	lostSamples, odd                                   []result
-	declaredBy                                         map[string]int
+	requests, ok, degraded, cacheStale, c4xx, c5xx, declared, lost int
+	p50, p99                                                       time.Duration
+	lostSamples, odd                                               []result
+	declaredBy                                                     map[string]int
 }
 
 func pct(lats []time.Duration, p float64) time.Duration {
@@ -538,8 +538,11 @@ func classify(phases []phase, results []result) []row {
 			w.lostSamples = append(w.lostSamples, r)
 		case r.status < 300:
 			w.ok++
-			if strings.Contains(r.body, `"degraded":[`) || strings.Contains(r.body, `"stale":true`) || strings.Contains(r.body, `"stale":[`) || r.cache == "STALE" {
+			if strings.Contains(r.body, `"degraded":[`) || strings.Contains(r.body, `"stale":true`) || strings.Contains(r.body, `"stale":[`) {
 				w.degraded++
+			}
+			if r.cache == "STALE" {
+				w.cacheStale++
 			}
 		case r.status < 500:
 			w.c4xx++
@@ -575,21 +578,25 @@ func report(w io.Writer, phases []phase, took []time.Duration, notes []string, r
 	rows := classify(phases, results)
 	fmt.Fprintf(w, "\nchaos soak: %s timeline, %.0f req/s (45%% /api/video/:id, 15%% JSONP, 40%% the four dashboards), %d requests\n\n",
 		cfg.duration, cfg.rate, len(results))
-	fmt.Fprintf(w, "| # | phase | secs | requests | 2xx | degraded/stale 2xx | 4xx | 5xx (declared) | p50 ms | p99 ms | lost | at the phase's end |\n")
-	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	fmt.Fprintf(w, "| # | phase | secs | requests | 2xx | degraded/stale 2xx | X-Cache: STALE 2xx | 4xx | 5xx (declared) | p50 ms | p99 ms | lost | at the phase's end |\n")
+	fmt.Fprintf(w, "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
 	var tot row
 	for i, r := range rows {
-		fmt.Fprintf(w, "| %d | %s | %.0f | %d | %d | %d | %d | %d (%d) | %.1f | %.1f | %d | %s |\n", i+1, phases[i].name, took[i].Seconds(),
-			r.requests, r.ok, r.degraded, r.c4xx, r.c5xx, r.declared, ms(r.p50), ms(r.p99), r.lost, notes[i])
+		fmt.Fprintf(w, "| %d | %s | %.0f | %d | %d | %d | %d | %d | %d (%d) | %.1f | %.1f | %d | %s |\n", i+1, phases[i].name, took[i].Seconds(),
+			r.requests, r.ok, r.degraded, r.cacheStale, r.c4xx, r.c5xx, r.declared, ms(r.p50), ms(r.p99), r.lost, notes[i])
 		tot.requests += r.requests
 		tot.ok += r.ok
 		tot.degraded += r.degraded
+		tot.cacheStale += r.cacheStale
 		tot.c4xx += r.c4xx
 		tot.c5xx += r.c5xx
 		tot.declared += r.declared
 		tot.lost += r.lost
 	}
-	fmt.Fprintf(w, "| | total | | %d | %d | %d | %d | %d (%d) | | | %d | |\n\n", tot.requests, tot.ok, tot.degraded, tot.c4xx, tot.c5xx, tot.declared, tot.lost)
+	fmt.Fprintf(w, "| | total | | %d | %d | %d | %d | %d | %d (%d) | | | %d | |\n\n", tot.requests, tot.ok, tot.degraded, tot.cacheStale, tot.c4xx, tot.c5xx, tot.declared, tot.lost)
+	fmt.Fprintln(w, "degraded/stale = the body lists degraded or stale sources, or is a dashboard payload past its freshness.")
+	fmt.Fprintln(w, "X-Cache: STALE = the response cache served an expired entry: in its grace period while refreshing, or")
+	fmt.Fprintln(w, "because the route failed (stale-if-error); either may also be degraded.")
 	fmt.Fprintln(w, "lost = connection errors and client timeouts (10s), plus 5xx that no fault of the phase declares.")
 	fmt.Fprintln(w, "Declared: clickhouse = a dashboard 503 unavailable / 504 without a stale payload to serve (while killed and")
 	fmt.Fprintln(w, "restarting); album = a video 504 upstream_timeout / 502 naming album (while slower than its timeout, until")

@@ -27,8 +27,11 @@ func TestClassify(t *testing.T) {
 		{phase: 2, kind: "video", status: 502, body: `{"code":502,"msg":"upstream video failed","error":"upstream_error"}`},
 	}
 	rows := classify(phases, results)
+	if rows[0].cacheStale != 1 {
+		t.Errorf("X-Cache: STALE answers: %d; want 1", rows[0].cacheStale)
+	}
 	want := []struct{ requests, ok, degraded, c5xx, declared, lost int }{
-		{5, 3, 2, 1, 0, 2},
+		{5, 3, 1, 1, 0, 2},
 		{3, 1, 1, 2, 1, 1},
 		{3, 0, 0, 3, 2, 1},
 	}
