@@ -66,7 +66,8 @@ type phase struct {
 
 // result is one request's outcome.
 type result struct {
-	phase  int
+	phase  int    // in force when the request was sent
+	until  int    // in force when its answer had arrived
 	kind   string // video, jsonp, dash
 	url    string
 	status int
@@ -432,7 +433,7 @@ func (s *soak) run() int {
 				defer wg.Done()
 				r := do(kind, url)
 				<-sem
-				r.phase = ph
+				r.phase, r.until = ph, int(cur.Load())
 				mu.Lock()
 				results = append(results, r)
 				mu.Unlock()
@@ -550,9 +551,12 @@ func classify(phases []phase, results []result) []row {
 		default:
 			w.c5xx++
 			by := ""
-			for _, f := range phases[r.phase].declared {
-				if f.declares(r.kind, r.status, r.body) {
-					by = string(f)
+			// A fault that began while the request was in flight may explain it.
+			for _, p := range phases[r.phase : max(r.phase, r.until)+1] {
+				for _, f := range p.declared {
+					if f.declares(r.kind, r.status, r.body) {
+						by = string(f)
+					}
 				}
 			}
 			if by == "" {
@@ -601,7 +605,8 @@ func report(w io.Writer, phases []phase, took []time.Duration, notes []string, r
 	fmt.Fprintln(w, "Declared: clickhouse = a dashboard 503 unavailable / 504 without a stale payload to serve (while killed and")
 	fmt.Fprintln(w, "restarting); album = a video 504 upstream_timeout / 502 naming album (while slower than its timeout, until")
 	fmt.Fprintln(w, "the reloaded timeout lands, and while its open breaker waits out open_timeout after the heal).")
-	fmt.Fprintln(w, "Requests count to the phase in force when they were sent.")
+	fmt.Fprintln(w, "Requests count to the phase in force when they were sent; a fault of a phase that began while one was")
+	fmt.Fprintln(w, "in flight may explain it too.")
 	for i, r := range rows {
 		if len(r.declaredBy) > 0 {
 			fmt.Fprintf(w, "  phase %d declared 5xx: %v\n", i+1, r.declaredBy)

@@ -25,13 +25,14 @@ func TestClassify(t *testing.T) {
 		{phase: 2, kind: "jsonp", status: 200, body: albumTimeout},
 		{phase: 2, kind: "jsonp", status: 504, body: albumTimeout},
 		{phase: 2, kind: "video", status: 502, body: `{"code":502,"msg":"upstream video failed","error":"upstream_error"}`},
+		{phase: 0, until: 2, kind: "video", status: 504, body: albumTimeout}, // album got slow while it was in flight
 	}
 	rows := classify(phases, results)
 	if rows[0].cacheStale != 1 {
 		t.Errorf("X-Cache: STALE answers: %d; want 1", rows[0].cacheStale)
 	}
 	want := []struct{ requests, ok, degraded, c5xx, declared, lost int }{
-		{5, 3, 1, 1, 0, 2},
+		{6, 3, 1, 2, 1, 2},
 		{3, 1, 1, 2, 1, 1},
 		{3, 0, 0, 3, 2, 1},
 	}
