@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: unit tests with the race detector, then integration tests that
 # start the real binary (and, where needed, real Redis/ClickHouse/etcd on
-# loopback ports under .data/, stopped again at the end).
+# loopback ports under .data/, stopped again at the end), then 60 s of the
+# chaos soak (scripts/chaos.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
