@@ -7,7 +7,7 @@ COMMIT     := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILD_TIME)
 
-.PHONY: build run test test-unit test-integration release bench bench-analytics lint fmt clean
+.PHONY: build run test test-unit test-integration chaos release bench bench-analytics lint fmt clean
 
 build: ## build bin/wings with version info
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wings
@@ -23,6 +23,9 @@ test-unit:
 
 test-integration: build
 	$(GO) test -race -count=1 ./test/...
+
+chaos: build ## chaos soak: steady load while Redis, ClickHouse, upstreams, etcd and the server misbehave (8 min; table per phase)
+	scripts/chaos.sh
 
 release: ## versioned tarball with the binary, conf/, deploy/ and deploy scripts, plus a sha256, in dist/
 	VERSION=$(VERSION) COMMIT=$(COMMIT) BUILD_TIME=$(BUILD_TIME) scripts/release.sh

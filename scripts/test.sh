@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: unit tests with the race detector, then integration tests that
 # start the real binary (and, where needed, real Redis/ClickHouse/etcd on
-# loopback ports under .data/, stopped again at the end).
+# loopback ports under .data/, stopped again at the end), then 60 s of the
+# chaos soak (scripts/chaos.sh).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -27,3 +28,5 @@ go test -race -count=1 ./test/...
 # the servers' clocks: analytics.clock_offset).
 echo "== dashboard tests at 2028-02-29 00:30 Asia/Shanghai"
 WINGS_TEST_NOW=2028-02-29T00:30:00+08:00 go test -race -count=1 -run 'TestDashboards$|TestDashStale' ./test/
+echo "== chaos soak, 60 s (scripts/chaos.sh; make chaos runs the full one)"
+scripts/chaos.sh --duration 60s

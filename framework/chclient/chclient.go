@@ -6,6 +6,8 @@ package chclient
 import (
 	"context"
 	"fmt"
+	"net"
+	"sync"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -24,6 +26,7 @@ type Client struct {
 
 // New opens a pool to cfg.Addr. Opening does not dial; Ping does.
 func New(cfg config.ClickHouse) (*Client, error) {
+	dialer := &closingDialer{d: net.Dialer{Timeout: cfg.DialTimeout}}
 	conn, err := clickhouse.Open(&clickhouse.Options{
 		Protocol: clickhouse.Native,
 		Addr:     []string{cfg.Addr},
@@ -33,6 +36,8 @@ func New(cfg config.ClickHouse) (*Client, error) {
 			Password: cfg.Password.Reveal(),
 		},
 		DialTimeout:     cfg.DialTimeout,
+		DialContext:     dialer.DialContext,
+		DialStrategy:    dialer.Strategy,
 		MaxOpenConns:    cfg.PoolSize,
 		MaxIdleConns:    cfg.PoolSize,
 		ConnMaxLifetime: time.Hour,
@@ -41,6 +46,53 @@ func New(cfg config.ClickHouse) (*Client, error) {
 		return nil, fmt.Errorf("clickhouse.addr %s: %w", cfg.Addr, err)
 	}
 	return &Client{conn: conn, database: cfg.Database, timeout: cfg.QueryTimeout, maxExec: cfg.MaxExecutionTime}, nil
+}
+
+// closingDialer closes the connections of a failed dial. The driver drops
+// a connection whose handshake fails (a server that accepts and never
+// answers, or answers garbage) without closing it: each attempt would leave
+// a socket open to the hung server until the garbage collector found it.
+// Strategy marks each dial attempt's context; DialContext records the
+// connections it opens there.
+type closingDialer struct{ d net.Dialer }
+
+type dialedKey struct{}
+
+// dialed is the connections one dial attempt opened.
+type dialed struct {
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+// DialContext opens a TCP connection and records it in ctx's attempt.
+func (cd *closingDialer) DialContext(ctx context.Context, addr string) (net.Conn, error) {
+	c, err := cd.d.DialContext(ctx, "tcp", addr)
+	if d, ok := ctx.Value(dialedKey{}).(*dialed); ok && err == nil {
+		d.mu.Lock()
+		d.conns = append(d.conns, c)
+		d.mu.Unlock()
+	}
+	return c, err
+}
+
+// Strategy runs the driver's default strategy and closes every connection
+// it opened but did not hand to the pool: all of them when it failed, all
+// but the last when it succeeded.
+func (cd *closingDialer) Strategy(ctx context.Context, id int, opt *clickhouse.Options, dial clickhouse.Dial) (clickhouse.DialResult, error) {
+	d := &dialed{}
+	r, err := clickhouse.DefaultDialStrategy(context.WithValue(ctx, dialedKey{}, d), id, opt, dial)
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	keep := len(d.conns) - 1
+	if err != nil {
+		keep = -1
+	}
+	for i, c := range d.conns {
+		if i != keep {
+			_ = c.Close()
+		}
+	}
+	return r, err
 }
 
 // WithTimeout returns a client over the same pool whose queries are bounded

@@ -1,6 +1,10 @@
 package chclient
 
 import (
+	"context"
+	"io"
+	"net"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,5 +26,52 @@ func TestWithTimeoutSharesThePool(t *testing.T) {
 	}
 	if long.Conn() != c.Conn() || long.Database() != "db" {
 		t.Error("WithTimeout opened another pool")
+	}
+}
+
+// TestHungServerConnectionsClosed: a server that accepts and never answers
+// fails each handshake at the dial timeout, and every connection the client
+// opened to it is closed again.
+func TestHungServerConnectionsClosed(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var open, accepted atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			accepted.Add(1)
+			open.Add(1)
+			go func() {
+				defer c.Close()
+				_, _ = io.Copy(io.Discard, c) // never answer; until the client closes
+				open.Add(-1)
+			}()
+		}
+	}()
+	c, err := New(config.ClickHouse{Addr: ln.Addr().String(), Database: "db", PoolSize: 2,
+		DialTimeout: 200 * time.Millisecond, QueryTimeout: time.Second, MaxExecutionTime: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for i := range 3 {
+		start := time.Now()
+		err := c.Ping(context.Background())
+		if took := time.Since(start); err == nil || took > 900*time.Millisecond {
+			t.Fatalf("ping %d: %v after %s; want an error within the dial timeout", i, err, took)
+		}
+	}
+	deadline := time.Now().Add(2 * time.Second)
+	for open.Load() > 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := open.Load(); n > 0 || accepted.Load() == 0 {
+		t.Errorf("%d of %d connections to the hung server are still open", n, accepted.Load())
 	}
 }
