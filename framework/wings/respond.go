@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/middleware"
 	"github.com/wings-bff/wings/framework/render"
 )
 
@@ -175,7 +176,10 @@ type DataSink func(data []byte, meta render.Meta)
 // response cache uses it to capture what to store.
 func SetDataSink(c echo.Context, sink DataSink) { c.Set(keyDataSink, sink) }
 
-// write sends body as JSON, or wrapped in the request's callback.
+// write sends body as JSON with status, or wrapped in the request's
+// callback with status 200: a browser runs no script fetched with an error
+// status, so a JSONP client learns the status from the envelope's code.
+// Metrics and logs still count the real status (middleware.Status).
 func write(c echo.Context, status int, body []byte) error {
 	h := c.Response().Header()
 	if cb := Callback(c); cb != "" && render.ValidCallback(cb) && c.Get(keyNoJSONP) == nil {
@@ -184,7 +188,10 @@ func write(c echo.Context, status int, body []byte) error {
 		bp := getBuf()
 		wrapped := render.JSONP((*bp)[:0], cb, body)
 		defer putBuf(bp, wrapped)
-		c.Response().WriteHeader(status)
+		if status != http.StatusOK {
+			c.Set(middleware.KeyStatus, status)
+		}
+		c.Response().WriteHeader(http.StatusOK)
 		_, err := c.Response().Write(wrapped)
 		return err
 	}
