@@ -5,6 +5,7 @@ import (
 	"github.com/wings-bff/wings/app/controller"
 	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/service"
+	"github.com/wings-bff/wings/framework/batch"
 	"github.com/wings-bff/wings/framework/cache"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/wings"
@@ -25,6 +26,8 @@ type Container struct {
 	Dash *controller.DashController
 	// Cache is the response and data cache; services use its GetOrLoad.
 	Cache *cache.Cache
+	// Batch is the merge endpoint: several routes in one request.
+	Batch *batch.Endpoint
 }
 
 // NewContainer wires daos, services and controllers from the runtime. It is
@@ -63,5 +66,6 @@ func NewContainer(rt *wings.Runtime, opts ...Option) (*Container, error) {
 		Video: controller.NewVideoController(videos),
 		Dash:  dash,
 		Cache: rc,
+		Batch: batch.New(rt, batch.Options{Self: BatchPath}),
 	}, nil
 }

@@ -10,11 +10,17 @@ import (
 	"github.com/wings-bff/wings/framework/wings"
 )
 
+// BatchPath is the merge endpoint's path.
+const BatchPath = "/api/batch"
+
 // Routes is the route table, like the seed's app/router.js.
 func Routes(c *Container) []wings.Route {
 	return append([]wings.Route{
 		// Who am I: any logged-in user; the front end shows the name.
 		{Method: http.MethodGet, Path: "/api/me", Name: "me", Handler: wings.Me, Auth: auth.LoginOnly},
+		// The merge endpoint (framework/batch): the home screen's parts in
+		// one request, each part through its own route's chain.
+		{Method: http.MethodGet, Path: BatchPath, Name: "batch", Handler: c.Batch.Serve, Timeout: 5 * time.Second},
 		{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail", Handler: c.Video.Get,
 			// Public data: one entry per id for every callback and timestamp.
 			Cache: &wings.CacheOptions{TTL: 10 * time.Second, Grace: 20 * time.Second, StaleIfError: 5 * time.Minute}},
