@@ -114,6 +114,9 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
 	}
 	if a.LoginURL != "" {
 		validateHTTPURL(bad, "auth.login_url", a.LoginURL)
+		if a.Identity.Cookie == "" {
+			bad("auth.identity.cookie", "must be set when auth.login_url is set: the browser login keeps the session in it")
+		}
 	}
 	for i, o := range a.JSONPRefererAllowlist {
 		if u, err := url.Parse(o); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {

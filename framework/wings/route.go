@@ -28,6 +28,10 @@ type Route struct {
 	// parameters ("bizline:{biz}") or auth.LoginOnly. Non-empty means a
 	// login is required (401 without one, 403 without the permission).
 	Auth string
+	// Page marks a route that serves a page to browsers: with Auth set and
+	// auth.login_url configured, a GET without a session is redirected to
+	// the SSO login (/auth/login?next=<the page>) instead of a 401.
+	Page bool
 	// Cache opts the route into the response cache (framework/cache);
 	// routes.<name>.cache_ttl in config also turns it on or retunes it.
 	Cache *CacheOptions
