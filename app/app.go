@@ -26,6 +26,8 @@ type Container struct {
 	Dash *controller.DashController
 	// Cache is the response and data cache; services use its GetOrLoad.
 	Cache *cache.Cache
+	// Me answers who the caller is and which lines they may see.
+	Me *controller.MeController
 	// Batch is the merge endpoint: several routes in one request.
 	Batch *batch.Endpoint
 }
@@ -67,5 +69,6 @@ func NewContainer(rt *wings.Runtime, opts ...Option) (*Container, error) {
 		Dash:  dash,
 		Cache: rc,
 		Batch: batch.New(rt, batch.Options{Self: BatchPath}),
+		Me:    controller.NewMeController(rt.Auth(), o.analytics.BusinessLines),
 	}, nil
 }

@@ -16,8 +16,9 @@ const BatchPath = "/api/batch"
 // Routes is the route table, like the seed's app/router.js.
 func Routes(c *Container) []wings.Route {
 	return append([]wings.Route{
-		// Who am I: any logged-in user; the front end shows the name.
-		{Method: http.MethodGet, Path: "/api/me", Name: "me", Handler: wings.Me, Auth: auth.LoginOnly},
+		// Who am I: any logged-in user; the front end shows the name and
+		// offers the business lines listed.
+		{Method: http.MethodGet, Path: "/api/me", Name: "me", Handler: c.Me.Get, Auth: auth.LoginOnly},
 		// The merge endpoint (framework/batch): the home screen's parts in
 		// one request, each part through its own route's chain.
 		{Method: http.MethodGet, Path: BatchPath, Name: "batch", Handler: c.Batch.Serve, Timeout: 5 * time.Second},
