@@ -25,7 +25,16 @@ func Routes(c *Container) []wings.Route {
 		{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail", Handler: c.Video.Get,
 			// Public data: one entry per id for every callback and timestamp.
 			Cache: &wings.CacheOptions{TTL: 10 * time.Second, Grace: 20 * time.Second, StaleIfError: 5 * time.Minute}},
-	}, dashRoutes(c)...)
+	}, append(dashRoutes(c), webRoutes(c)...)...)
+}
+
+// webRoutes serve the front end: the dashboards page (a browser without a
+// session is sent to the SSO login) and its fingerprinted assets.
+func webRoutes(c *Container) []wings.Route {
+	return []wings.Route{
+		{Method: http.MethodGet, Path: "/", Name: "web_dashboards", Handler: c.Web.Dashboards, Auth: auth.LoginOnly, Page: true},
+		{Method: http.MethodGet, Path: "/assets/*", Name: "web_assets", Handler: c.Web.Asset},
+	}
 }
 
 // dashRoutes is the analytics dashboards' group under /api/dash/:biz.
