@@ -331,8 +331,7 @@ function fillPicker(me) {
   $('user').textContent = `${me.name || me.id}`;
   const sel = $('biz');
   sel.replaceChildren(...me.lines.map((l) => new Option(l, l)));
-  if (!me.lines.includes(state.biz)) sel.appendChild(new Option(`${state.biz} (no permission)`, state.biz));
-  sel.value = state.biz;
+  sel.value = state.biz; // a line not offered (a shared link to a forbidden one) selects nothing
   sel.disabled = false;
 }
 

@@ -46,6 +46,9 @@ function load(id) {
     url: `${api}/api/video/${encodeURIComponent(id)}`,
     dataType: 'jsonp',
     cache: false, // jQuery adds _=<timestamp>
+    // A fresh callback name per request, in jQuery's own format: jQuery
+    // would reuse the name of a finished request.
+    jsonpCallback: () => `jQuery${($.fn.jquery + Math.random()).replace(/\D/g, '')}_${Date.now()}`,
     timeout: 5000,
     beforeSend: (_xhr, settings) => { window.wingsVideo.requests.push(settings.url); },
   }).done(show).fail((_xhr, status) => {

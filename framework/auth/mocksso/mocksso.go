@@ -192,7 +192,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // loginPage is the fake's SSO login page: pick a demo user, sign in.
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>Sign in · mock SSO</title>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Sign in · mock SSO</title>
 <style>body{font:16px system-ui,sans-serif;background:#f4f5f7;color:#1d2129;display:grid;place-items:center;min-height:100vh;margin:0}
 form{background:#fff;padding:2rem 2.5rem;border-radius:8px;box-shadow:0 1px 4px #0002;min-width:20rem}
 h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.5rem 0}
