@@ -22,7 +22,7 @@ import (
 
 // server is a Runtime with a public route, a per-business-line private one,
 // a cached one, a slow one and the merge endpoint.
-func server(t *testing.T, batchTimeout time.Duration) (*wings.Runtime, *atomic.Int64) {
+func server(t testing.TB, batchTimeout time.Duration) (*wings.Runtime, *atomic.Int64) {
 	t.Helper()
 	cfg := &config.Config{
 		Env: "test",
@@ -214,4 +214,35 @@ func TestBadRequests(t *testing.T) {
 			t.Errorf("%s: %d %s; want 400 with %q", tc.name, w.Code, w.Body, tc.msg)
 		}
 	}
+}
+
+// FuzzParts: whatever the parts asked, the merged request answers 200 with
+// one part per asked path, each with a status and a JSON body, or a 400
+// naming the problem; never a 5xx or a panic.
+func FuzzParts(f *testing.F) {
+	for _, s := range []string{"/api/item/1", "/api/item/1?fields=id", "/api/../metrics", "//evil/api/x", "/api/batch?part=/api/item/1", "http://x/api/", "/api/%zz", "/api/item/1#f", ""} {
+		f.Add(s, "/api/dash/video/stats")
+	}
+	rt, _ := server(f, time.Second)
+	f.Fuzz(func(t *testing.T, a, b string) {
+		q := url.Values{batch.Param: {a, b}}
+		w := httptest.NewRecorder()
+		rt.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/api/batch?"+q.Encode(), nil))
+		switch w.Code {
+		case http.StatusBadRequest:
+			return
+		case http.StatusOK:
+		default:
+			t.Fatalf("parts %q %q: %d %s", a, b, w.Code, w.Body)
+		}
+		var ans answer
+		if err := json.Unmarshal(w.Body.Bytes(), &ans); err != nil || len(ans.Data.Parts) != 2 {
+			t.Fatalf("parts %q %q: %s", a, b, w.Body)
+		}
+		for _, p := range ans.Data.Parts {
+			if p.Status < 200 || p.Status > 599 || !json.Valid(p.Body) {
+				t.Fatalf("part %+v", p)
+			}
+		}
+	})
 }

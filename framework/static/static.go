@@ -1,5 +1,5 @@
-// Package static serves a read-only file tree (usually embedded with
-// go:embed) with the caching a built front end needs:
+// Package static serves a read-only file tree (usually an embed.FS) with
+// the caching a built front end needs:
 //
 //   - fingerprinted files, whose name carries a content hash
 //     (dash-CVBZC7NC.js), never change under that name: they are cached for

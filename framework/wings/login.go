@@ -109,10 +109,17 @@ func (rt *Runtime) sessionCookie(token string, maxAge int) *http.Cookie {
 }
 
 // localPath returns p when it is a path on this site, else "/": the login
-// flow never redirects to another site.
+// flow never redirects to another site. Browsers drop tabs and newlines
+// from a URL and read a backslash as a slash, so "/\t/evil" would be
+// "//evil": any control character or backslash is refused.
 func localPath(p string) string {
-	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") || strings.ContainsAny(p, "\\\r\n") {
+	if !strings.HasPrefix(p, "/") || strings.HasPrefix(p, "//") {
 		return "/"
+	}
+	for i := 0; i < len(p); i++ {
+		if p[i] < 0x20 || p[i] == 0x7f || p[i] == '\\' {
+			return "/"
+		}
 	}
 	return p
 }

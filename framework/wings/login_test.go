@@ -1,6 +1,7 @@
 package wings_test
 
 import (
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -13,14 +14,19 @@ import (
 	"github.com/wings-bff/wings/framework/wings"
 )
 
-func loginRuntime(t *testing.T, env string) *wings.Runtime {
+func loginRuntime(t testing.TB, env string) *wings.Runtime {
 	t.Helper()
-	rt, _ := newRuntime(t, func(c *config.Config) {
-		c.Env = env
-		c.Auth.LoginURL = "http://127.0.0.1:9091/login"
-		c.Auth.Identity.Cookie = "wings_session"
-		c.Auth.Static.Users = map[string]config.AuthStaticUser{"u-video": {Token: "demo-video", Name: "Video analyst"}}
-	},
+	c := testConfig()
+	c.Env = env
+	c.Log.Level = "warn"
+	c.Auth.LoginURL = "http://127.0.0.1:9091/login"
+	c.Auth.Identity.Cookie = "wings_session"
+	c.Auth.Static.Users = map[string]config.AuthStaticUser{"u-video": {Token: "demo-video", Name: "Video analyst"}}
+	rt, err := wings.New(c, wings.Options{LogOutput: io.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Handle(
 		wings.Route{Method: http.MethodGet, Path: "/", Auth: auth.LoginOnly, Page: true, Handler: func(c echo.Context) error {
 			return c.HTML(http.StatusOK, "hello "+wings.CurrentUser(c).ID)
 		}},
@@ -107,4 +113,24 @@ func TestLoginRedirectsStayLocal(t *testing.T) {
 			t.Errorf("session cookie in stage = %+v; want Secure", c)
 		}
 	}
+}
+
+// FuzzLoginNext: whatever next the callback is given, the browser is sent
+// to a path on this site, as a browser reads the Location (tabs and
+// newlines dropped, a backslash read as a slash).
+func FuzzLoginNext(f *testing.F) {
+	for _, s := range []string{"/", "/?biz=music", "//evil.example", "/\\evil.example", "/\t/evil.example", "/\n/evil.example", "https://evil.example", "/%2F%2Fevil", ""} {
+		f.Add(s)
+	}
+	rt := loginRuntime(f, "test")
+	f.Fuzz(func(t *testing.T, next string) {
+		w := do(rt, http.MethodGet, "/auth/callback?state=s&token=demo-video&next="+url.QueryEscape(next), "Cookie", "wings_login_state=s")
+		if w.Code != http.StatusFound {
+			t.Fatalf("next %q: status %d", next, w.Code)
+		}
+		loc := strings.NewReplacer("\t", "", "\n", "", "\r", "", "\\", "/").Replace(w.Header().Get("Location"))
+		if !strings.HasPrefix(loc, "/") || strings.HasPrefix(loc, "//") {
+			t.Fatalf("next %q: Location %q leaves the site", next, w.Header().Get("Location"))
+		}
+	})
 }
