@@ -237,6 +237,7 @@ func TestWebBrowser(t *testing.T) {
 	}
 
 	b := newBrowser(t)
+	b.do(t, chromedp.EmulateViewport(1366, 768))
 	// The console check can fail: a console.error is seen.
 	b.do(t, chromedp.Evaluate[chromedp.Void](`console.error('wings console probe')`))
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
@@ -521,6 +522,26 @@ func TestWebBrowser(t *testing.T) {
 		}
 		b.screenshot(t, "video-error")
 		b.noConsoleErrors(t, "video page errors")
+	})
+
+	t.Run("ClickHouse down: the realtime card turns stale", func(t *testing.T) {
+		b.do(t, chromedp.Navigate(srv+"/?biz=video"))
+		b.waitJS(t, `document.querySelector('#rt-totals dd[data-metric=pv]')`)
+		if hidden := eval[bool](t, b, `document.querySelector('#rt-badge').hidden`); !hidden {
+			t.Errorf("stale badge shown while ClickHouse is up")
+		}
+		svc(t, "stop", "clickhouse", webCHPort)
+		b.do(t, chromedp.Click(chromedp.ID("rt-refresh")))
+		b.waitJS(t, `!document.querySelector('#rt-badge').hidden`)
+		badge := run(t, b, chromedp.Text(chromedp.ID("rt-badge")))
+		if !strings.Contains(badge, "stale") {
+			t.Errorf("badge %q; want it to say stale", badge)
+		}
+		if s := run(t, b, chromedp.Text(chromedp.ID("rt-state"))); strings.Contains(s, "Could not") {
+			t.Errorf("realtime state %q; want the stale numbers, not an error", s)
+		}
+		b.screenshot(t, "dashboards-stale")
+		b.noConsoleErrors(t, "dashboards, ClickHouse down")
 	})
 }
 

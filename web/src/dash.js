@@ -177,7 +177,7 @@ function renderRealtime(env, biz) {
   const hours = d.hours.map((p) => p.time.slice(11, 16));
   chart('realtime', 'rt-chart', {
     tooltip: { trigger: 'axis' },
-    legend: { data: ['PV', 'UV'] },
+    legend: { top: 0, data: ['PV', 'UV'] },
     grid: { left: 56, right: 56, top: 36, bottom: 28 },
     xAxis: { type: 'category', data: hours },
     yAxis: [{ type: 'value', name: 'PV' }, { type: 'value', name: 'UV' }],
@@ -226,7 +226,7 @@ function renderFunnel(env, biz) {
   chart('funnel', 'fn-chart', {
     tooltip: { trigger: 'item', formatter: (p) => `${p.name}: ${fmt.format(p.value)} users` },
     series: [{
-      name: 'Users', type: 'funnel', sort: 'none', left: 10, right: 10, top: 10, bottom: 10, minSize: '8%',
+      name: 'Users', type: 'funnel', sort: 'none', left: 10, right: 10, top: 10, bottom: 10, minSize: '28%',
       label: { show: true, position: 'inside', color: '#fff', formatter: (p) => `${p.name} ${fmt.format(p.value)}` },
       data: d.steps.map((s) => ({ name: s.step, value: s.users })),
     }],
@@ -249,7 +249,7 @@ function renderAnalysis(env, biz) {
   const x = d.series.map((p) => (d.granularity === 'hour' ? p.time.slice(5, 16) : p.time));
   chart('analysis', 'an-chart', {
     tooltip: { trigger: 'axis' },
-    legend: { data: d.metrics.map((m) => METRIC_LABELS[m]) },
+    legend: { top: 0, data: d.metrics.map((m) => METRIC_LABELS[m]) },
     grid: { left: 64, right: 64, top: 36, bottom: 28 },
     xAxis: { type: 'category', data: x },
     yAxis: [{ type: 'value' }, { type: 'value', show: d.metrics.includes('avg_value') }],
