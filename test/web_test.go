@@ -325,6 +325,17 @@ func TestWebBrowser(t *testing.T) {
 			t.Errorf("first chart drawn after %.0f ms", ms)
 		}
 		b.waitJS(t, `document.querySelector('#an-state').textContent.includes('points')`)
+		unlabelled := eval[[]string](t, b, `[...document.querySelectorAll('select, input:not([type=hidden]), button, [role=img]')]
+			.filter(e => !((e.labels && e.labels.length) || e.getAttribute('aria-label') || (e.tagName === 'BUTTON' && e.textContent.trim())))
+			.map(e => e.outerHTML.slice(0, 80))`)
+		if len(unlabelled) > 0 {
+			t.Errorf("controls and charts without a label: %q", unlabelled)
+		}
+		// The keyboard reaches the picker and the analysis form in order.
+		focused := eval[[]string](t, b, `[...document.querySelectorAll('a[href], select, input, button, summary')].filter(e => e.tabIndex >= 0 && !e.disabled).map(e => e.id || e.tagName)`)
+		if strings.Join(focused, ",") == "" || !strings.Contains(strings.Join(focused, ","), "biz") || !strings.Contains(strings.Join(focused, ","), "an-apply") {
+			t.Errorf("focusable elements %q; want the picker and the analysis form", focused)
+		}
 		b.screenshot(t, "dashboards-1366x768")
 		b.do(t, chromedp.EmulateViewport(1920, 1080))
 		b.waitJS(t, `document.querySelector('#rt-chart canvas').width > 0`)
@@ -350,6 +361,19 @@ func TestWebBrowser(t *testing.T) {
 			t.Errorf("shared analysis URL drawn with %d points; the API answered %d", points, n)
 		}
 		b.noConsoleErrors(t, "analysis")
+	})
+
+	t.Run("the analysis range is at most 92 days", func(t *testing.T) {
+		b.do(t, chromedp.Evaluate[chromedp.Void](`(() => {
+			const to = new Date(document.querySelector('#an-to').value + 'T00:00:00Z');
+			const from = new Date(to.getTime() - 92 * 86400000); // 93 days with both ends
+			document.querySelector('#an-from').value = from.toISOString().slice(0, 10);
+		})()`), chromedp.Click(chromedp.ID("an-apply")))
+		b.waitJS(t, `document.querySelector('#an-state').classList.contains('error')`)
+		if msg := run(t, b, chromedp.Text(chromedp.ID("an-state"))); !strings.Contains(msg, "93 days; at most 92") {
+			t.Errorf("analysis state %q; want the range refused", msg)
+		}
+		b.noConsoleErrors(t, "analysis range")
 	})
 
 	t.Run("a forbidden line shows its message", func(t *testing.T) {
