@@ -212,6 +212,15 @@ func TestWebBrowser(t *testing.T) {
 	if out, err := seed.CombinedOutput(); err != nil {
 		t.Fatalf("seed-events: %v\n%s", err, out)
 	}
+	// Some of today's events whatever the hour (just after midnight the
+	// seed has hardly any): every chart has points.
+	var today model.EventColumns
+	for i := 0; i < 40; i++ {
+		for _, step := range []string{"view", "click", "cart", "order"}[:1+i%4] {
+			today.Add(time.Now(), "video", step, uint64(8_000_000+i), fmt.Sprintf("today-%d", i%5), "ios", "shanghai", float64(i))
+		}
+	}
+	insert(t, conn, &today)
 	redisAddr := svc(t, "start", "redis", webRedisPort)
 	t.Cleanup(func() { _, _ = exec.Command("../scripts/svc.sh", "stop", "redis", webRedisPort).CombinedOutput() })
 
