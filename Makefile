@@ -7,7 +7,7 @@ COMMIT     := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILD_TIME)
 
-.PHONY: build run test test-unit test-integration chaos release bench bench-analytics lint fmt clean
+.PHONY: build run test test-unit test-integration chaos release bench bench-analytics lint fmt clean web
 
 build: ## build bin/wings with version info
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wings
@@ -15,8 +15,11 @@ build: ## build bin/wings with version info
 run: build ## start the mock upstream teams and the server with the local config
 	scripts/run.sh
 
-test: ## unit tests with -race, integration tests against real binaries and services
+test: ## unit tests with -race, integration and browser tests against real binaries and services
 	scripts/test.sh
+
+web: ## rebuild the front end (web/ -> app/web/dist, committed) from the locked npm packages
+	scripts/web.sh build
 
 test-unit:
 	$(GO) test -race -count=1 ./framework/... ./app/... ./cmd/...

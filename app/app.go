@@ -5,6 +5,8 @@ import (
 	"github.com/wings-bff/wings/app/controller"
 	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/service"
+	"github.com/wings-bff/wings/app/web"
+	"github.com/wings-bff/wings/framework/batch"
 	"github.com/wings-bff/wings/framework/cache"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/wings"
@@ -25,6 +27,12 @@ type Container struct {
 	Dash *controller.DashController
 	// Cache is the response and data cache; services use its GetOrLoad.
 	Cache *cache.Cache
+	// Me answers who the caller is and which lines they may see.
+	Me *controller.MeController
+	// Web serves the front end (app/web).
+	Web *web.Pages
+	// Batch is the merge endpoint: several routes in one request.
+	Batch *batch.Endpoint
 }
 
 // NewContainer wires daos, services and controllers from the runtime. It is
@@ -59,10 +67,17 @@ func NewContainer(rt *wings.Runtime, opts ...Option) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	pages, err := web.New()
+	if err != nil {
+		return nil, err
+	}
 	videos := service.NewVideoService(dao.NewVideoDAO(video), dao.NewAlbumDAO(album), dao.NewStarDAO(star))
 	return &Container{
 		Video: controller.NewVideoController(videos),
 		Dash:  dash,
 		Cache: rc,
+		Batch: batch.New(rt, batch.Options{Self: BatchPath}),
+		Web:   pages,
+		Me:    controller.NewMeController(rt.Auth(), o.analytics.BusinessLines),
 	}, nil
 }

@@ -10,16 +10,32 @@ import (
 	"github.com/wings-bff/wings/framework/wings"
 )
 
+// BatchPath is the merge endpoint's path.
+const BatchPath = "/api/batch"
+
 // Routes is the route table, like the seed's app/router.js.
 func Routes(c *Container) []wings.Route {
 	return append([]wings.Route{
-		// Who am I: any logged-in user; the front end shows the name.
-		{Method: http.MethodGet, Path: "/api/me", Name: "me", Handler: wings.Me, Auth: auth.LoginOnly},
+		// Who am I: any logged-in user; the front end shows the name and
+		// offers the business lines listed.
+		{Method: http.MethodGet, Path: "/api/me", Name: "me", Handler: c.Me.Get, Auth: auth.LoginOnly},
+		// The merge endpoint (framework/batch): the home screen's parts in
+		// one request, each part through its own route's chain.
+		{Method: http.MethodGet, Path: BatchPath, Name: "batch", Handler: c.Batch.Serve, Timeout: 5 * time.Second, Query: []string{"part"}},
 		// Public data: reads no query parameter, so one entry per id whatever
 		// the query carries (callbacks, timestamps, tracking tags).
 		{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail", Handler: c.Video.Get, Query: nil,
 			Cache: &wings.CacheOptions{TTL: 10 * time.Second, Grace: 20 * time.Second, StaleIfError: 5 * time.Minute}},
-	}, dashRoutes(c)...)
+	}, append(dashRoutes(c), webRoutes(c)...)...)
+}
+
+// webRoutes serve the front end: the dashboards page (a browser without a
+// session is sent to the SSO login) and its fingerprinted assets.
+func webRoutes(c *Container) []wings.Route {
+	return []wings.Route{
+		{Method: http.MethodGet, Path: "/", Name: "web_dashboards", Handler: c.Web.Dashboards, Auth: auth.LoginOnly, Page: true},
+		{Method: http.MethodGet, Path: "/assets/*", Name: "web_assets", Handler: c.Web.Asset},
+	}
 }
 
 // dashRoutes is the analytics dashboards' group under /api/dash/:biz.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages behind the services used by `make run` / `make test`.
 #
-#   scripts/deps.sh NAME...    NAME: redis clickhouse etcd promtool wrk nginx
+#   scripts/deps.sh NAME...    NAME: redis clickhouse etcd promtool wrk nginx chromium node
 #
 # Silent when everything is present. Otherwise installs the missing packages
 # (apt-get update first), one line per package on stderr. Safe to run from two
@@ -21,7 +21,9 @@ bins() {
 	promtool) echo promtool ;;
 	wrk) echo wrk ;;
 	nginx) echo nginx ;;
-	*) echo "deps.sh: unknown dependency '$1' (want redis|clickhouse|etcd|promtool|wrk|nginx)" >&2; exit 2 ;;
+	chromium) echo chromium ;;
+	node) echo node npm ;;
+	*) echo "deps.sh: unknown dependency '$1' (want redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node)" >&2; exit 2 ;;
 	esac
 }
 pkgs() {
@@ -32,6 +34,8 @@ pkgs() {
 	promtool) echo prometheus ;;
 	wrk) echo wrk ;;
 	nginx) echo nginx ;;
+	chromium) echo chromium ;; # the browser tests (test/web_test.go)
+	node) echo nodejs npm ;;   # make web, and make test's check of the committed bundle
 	esac
 }
 
@@ -48,7 +52,7 @@ missing_pkgs() {
 	done
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 redis|clickhouse|etcd|promtool|wrk|nginx..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node..." >&2; exit 2; }
 for name in "$@"; do bins "$name" >/dev/null; done
 
 # Fast path: nothing to do, no lock taken.

@@ -20,6 +20,12 @@ trap cleanup EXIT INT TERM
 mock_addr=${MOCK_ADDR:-127.0.0.1:9090}
 "$bin" mock-upstream --addr "$mock_addr" &
 pids+=($!)
+# The SSO login page the dashboards send a browser to (auth.login_url of
+# conf/config.local.yaml); its signed APIs are not used by the local
+# config's static providers, so any secret will do.
+sso_addr=${SSO_ADDR:-127.0.0.1:9091}
+WINGS_AUTH__APP_SECRET=${WINGS_AUTH__APP_SECRET:-local-dev-secret} "$bin" mock-sso --addr "$sso_addr" >/tmp/wings-run-sso.log 2>&1 &
+pids+=($!)
 
 # WINGS_ENV stays as given: unset means local, whose demo users are served
 # only on a loopback WINGS_SERVER__ADDR.
@@ -62,6 +68,9 @@ if [ -n "${WINGS_CLICKHOUSE__ADDR:-}" ]; then
 fi
 addr=${WINGS_SERVER__ADDR:-127.0.0.1:8080}
 export WINGS_SERVER__ADDR=$addr
+site_addr=${SITE_ADDR:-127.0.0.1:8081}
+"$bin" demo-site --addr "$site_addr" --api "http://$addr" >/tmp/wings-run-site.log 2>&1 &
+pids+=($!)
 for team in video album star; do
 	var=WINGS_UPSTREAMS__${team^^}__BASE_URL
 	export "$var"="${!var:-http://$mock_addr}"
@@ -71,6 +80,13 @@ cat <<MSG
 
   Wings is starting on http://$addr (mock upstream teams on http://$mock_addr)
 
+  Dashboards:  open http://$addr/ in a browser and sign in on the mock SSO page
+               (http://$sso_addr/login) as one of the demo users:
+                 demo-video  (Video analyst: the video line)
+                 demo-music  (Music analyst: the music line)
+                 demo-admin  (Administrator: every line)
+  Video page:  http://$site_addr/?id=42  (the demo PC site, another origin, JSONP)
+
   Try:
     curl -s http://$addr/api/video/42
     curl -s 'http://$addr/api/video/42?callback=jQuery123&_=1700000000'
@@ -78,6 +94,7 @@ cat <<MSG
     curl -s http://$addr/api/video/404        # team A does not know it: 404
     curl -s http://$addr/api/video/abc        # bad parameter: 400
     curl -s -H 'Authorization: Bearer demo-video' http://$addr/api/dash/video/realtime
+    curl -s -H 'Authorization: Bearer demo-video' 'http://$addr/api/batch?part=/api/me&part=/api/dash/video/realtime&part=/api/dash/music/funnel'
     curl -s -H 'Authorization: Bearer demo-video' 'http://$addr/api/dash/video/analysis?granularity=day&platform=ios&metrics=pv,uv'
     curl -s http://$addr/readyz ; curl -s http://$addr/metrics | grep wings_
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# make test: unit tests with the race detector, then integration tests that
+# make test: the front end's committed bundle checked against a rebuild, unit
+# tests with the race detector, then integration and browser tests that
 # start the real binary (and, where needed, real Redis/ClickHouse/etcd on
 # loopback ports under .data/, stopped again at the end), then 60 s of the
 # chaos soak (scripts/chaos.sh).
@@ -7,6 +8,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 
+echo "== web bundle (app/web/dist built from the locked packages)"
+scripts/web.sh check
 echo "== vet"
 go vet ./...
 echo "== build"
@@ -14,7 +17,7 @@ make --no-print-directory build
 export WINGS_TEST_BIN=$root/bin/wings
 
 echo "== prometheus rules (promtool check + test rules)"
-scripts/deps.sh promtool nginx # nginx: `nginx -t` of deploy/nginx/wings.conf (test/ops_deploy_test.go)
+scripts/deps.sh promtool nginx chromium # nginx: `nginx -t` of deploy/nginx/wings.conf (test/ops_deploy_test.go); chromium: test/web_test.go
 promtool check config conf/prometheus/prometheus.yml
 promtool check rules conf/prometheus/rules.yml
 (cd conf/prometheus && promtool test rules rules_test.yml)

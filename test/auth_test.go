@@ -5,6 +5,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync/atomic"
@@ -82,6 +83,26 @@ func kindOf(t *testing.T, r response) string {
 	return k
 }
 
+// getNoRedirect is get without following redirects.
+func getNoRedirect(t *testing.T, u string, headers ...string) response {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, u, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	c := &http.Client{Timeout: 10 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("GET %s: %v", u, err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Status: resp.StatusCode, Header: resp.Header, Body: b}
+}
+
 // TestAuthEveryPrivateRoute: for every login-required route of the table,
 // over the real binary and the signed mock SSO.
 func TestAuthEveryPrivateRoute(t *testing.T) {
@@ -95,17 +116,26 @@ func TestAuthEveryPrivateRoute(t *testing.T) {
 		}
 		u := srv + urlFor(r.Path, "video")
 		t.Run(r.Name, func(t *testing.T) {
-			if got := get(t, u); got.Status != 401 || kindOf(t, got) != "unauthorized" {
-				t.Errorf("no token: got %d %s; want 401", got.Status, got.Body)
-			}
-			for _, tok := range []string{"not-a-session", "demo-expired"} {
-				if got := get(t, u, "Authorization", "Bearer "+tok); got.Status != 401 {
-					t.Errorf("token %s: got %d %s; want 401", tok, got.Status, got.Body)
+			if r.Page {
+				// A page sends a browser without a valid session to sign in.
+				for _, h := range [][]string{nil, {"Authorization", "Bearer not-a-session"}, {"Cookie", "wings_session=demo-expired"}} {
+					if got := getNoRedirect(t, u, h...); got.Status != 302 || got.Header.Get("Location") != "/auth/login?next="+url.QueryEscape(urlFor(r.Path, "video")) {
+						t.Errorf("page with %v: got %d Location %q; want 302 to /auth/login", h, got.Status, got.Header.Get("Location"))
+					}
 				}
-			}
-			html := get(t, u, "Accept", "text/html")
-			if html.Status != 401 || html.Header.Get("X-Login-URL") != "https://sso.example/login" || !strings.Contains(string(html.Body), "sso.example/login") {
-				t.Errorf("browser: got %d %v %s; want 401 with the login URL", html.Status, html.Header, html.Body)
+			} else {
+				if got := get(t, u); got.Status != 401 || kindOf(t, got) != "unauthorized" {
+					t.Errorf("no token: got %d %s; want 401", got.Status, got.Body)
+				}
+				for _, tok := range []string{"not-a-session", "demo-expired"} {
+					if got := get(t, u, "Authorization", "Bearer "+tok); got.Status != 401 {
+						t.Errorf("token %s: got %d %s; want 401", tok, got.Status, got.Body)
+					}
+				}
+				html := get(t, u, "Accept", "text/html")
+				if html.Status != 401 || html.Header.Get("X-Login-URL") != "https://sso.example/login" || !strings.Contains(string(html.Body), "sso.example/login") {
+					t.Errorf("browser: got %d %v %s; want 401 with the login URL", html.Status, html.Header, html.Body)
+				}
 			}
 			if strings.Contains(r.Auth, "{biz}") {
 				got := get(t, u, "Authorization", "Bearer demo-music")

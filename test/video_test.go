@@ -107,9 +107,15 @@ func TestVideoEndpoint(t *testing.T) {
 	}
 
 	t.Run("error as jsonp", func(t *testing.T) {
+		// Sent as 200 (a browser runs no script fetched with an error
+		// status), counted as the 404 it is.
+		before := metricValue(t, s.Server, "wings_http_requests_total", `route="/api/video/:id"`, `code="404"`)
 		r := get(t, s.Server+"/api/video/404?callback=cb")
-		if r.Status != 404 || !strings.HasPrefix(string(r.Body), `/**/cb({"code":404,`) {
-			t.Errorf("status %d body %s; want a 404 wrapped in cb", r.Status, r.Body)
+		if r.Status != 200 || !strings.HasPrefix(string(r.Body), `/**/cb({"code":404,`) {
+			t.Errorf("status %d body %s; want a 404 envelope wrapped in cb, sent as 200", r.Status, r.Body)
+		}
+		if after := metricValue(t, s.Server, "wings_http_requests_total", `route="/api/video/:id"`, `code="404"`); after != before+1 {
+			t.Errorf("wings_http_requests_total{code=404}: %v then %v; want one more", before, after)
 		}
 	})
 

@@ -37,7 +37,7 @@ func newRoot() *cobra.Command {
 		SilenceErrors: true,
 	}
 	root.AddCommand(newServeCmd(), newMockUpstreamCmd(), newVersionCmd())
-	root.AddCommand(newMockSSOCmd())
+	root.AddCommand(newMockSSOCmd(), newDemoSiteCmd())
 	root.AddCommand(newCacheCmd())
 	root.AddCommand(newMigrateCmd(), newSeedEventsCmd(), newIngestSimCmd())
 	root.AddCommand(newGenCmd(), newRoutesCmd(), newNewCmd())

@@ -31,7 +31,10 @@ a fresh X-Wings-Nonce and X-Wings-Signature = hex HMAC-SHA256 of
 
 Fixed sessions: demo-video (u-video, bizline:video), demo-music (u-music,
 bizline:music), demo-admin (u-admin, bizline:*), demo-expired (expired).
-GET /_mock/stats counts calls.`,
+GET /login is the SSO login page a browser is sent to (auth.login_url):
+a form listing demo-video, demo-music and demo-admin that sends the
+browser back to ?redirect= (loopback URLs only) with the chosen token and
+the site's state. GET /_mock/stats counts calls.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			secret := os.Getenv(secretEnv)

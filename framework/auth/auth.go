@@ -170,6 +170,9 @@ func New(cfg config.Auth, env string, opts Options) (*Auth, error) {
 // LoginURL returns the configured SSO login page, or "".
 func (a *Auth) LoginURL() string { return a.loginURL }
 
+// Cookie returns the name of the session cookie, or "".
+func (a *Auth) Cookie() string { return a.cookie }
+
 // Identify returns the caller of r. Its errors are typed: unauthorized (no,
 // malformed or rejected token), unavailable (the provider cannot answer) or
 // whatever typed error the provider returned.
@@ -179,6 +182,16 @@ func (a *Auth) Identify(ctx context.Context, r *http.Request) (*User, error) {
 		return nil, apperr.Unauthorized("login required: no session token (Authorization: Bearer or cookie " + a.cookieName() + ")")
 	}
 	if err != nil {
+		return nil, apperr.Unauthorized("login required: malformed session token")
+	}
+	return a.Session(ctx, token)
+}
+
+// Session returns the user of a session token (from the SSO login
+// redirect, before it becomes the session cookie), with Identify's typed
+// errors.
+func (a *Auth) Session(ctx context.Context, token string) (*User, error) {
+	if checkToken(token) != nil {
 		return nil, apperr.Unauthorized("login required: malformed session token")
 	}
 	u, err := a.identity.Authenticate(ctx, token)

@@ -114,6 +114,9 @@ func (c *Config) validateAuth(bad func(key, format string, args ...any)) {
 	}
 	if a.LoginURL != "" {
 		c.validateServiceURL(bad, "auth.login_url", a.LoginURL)
+		if a.Identity.Cookie == "" {
+			bad("auth.identity.cookie", "must be set when auth.login_url is set: the browser login keeps the session in it")
+		}
 	}
 	if a.Identity.Provider == "static" && len(a.Static.Users) > 0 && !c.EnvNamed && !loopbackAddr(c.Server.Addr) {
 		bad("server.addr", "%s is not a loopback address and WINGS_ENV is unset: the static users (demo tokens) of the default local environment are only served on loopback; set WINGS_ENV to name the environment", c.Server.Addr)

@@ -43,7 +43,20 @@ const (
 	KeyErrorCause = "wings.error_cause"
 	// HeaderRequestID carries the request id in and out.
 	HeaderRequestID = echo.HeaderXRequestID
+	// KeyStatus holds the status of an answer sent with another one: a
+	// JSONP failure goes out as 200 (a browser runs no script fetched with
+	// an error status) and carries its status in the envelope's code.
+	KeyStatus = "wings.status"
 )
+
+// Status is the request's status as metrics and logs count it: the
+// answer's real status (KeyStatus) when it was sent as another one.
+func Status(c echo.Context) int {
+	if s, ok := c.Get(KeyStatus).(int); ok {
+		return s
+	}
+	return c.Response().Status
+}
 
 // RequestID accepts a well-formed incoming X-Request-Id or makes one, puts
 // it in the response header and starts the request record (reqctx.Info)
@@ -106,7 +119,7 @@ func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 				c.Error(err)
 			}
 			route, method := Route(c), sanitizeMethod(c.Request().Method)
-			status := c.Response().Status
+			status := Status(c)
 			k := seriesKey{route, method, status}
 			s, ok := series.Load(k)
 			if !ok {
@@ -180,7 +193,7 @@ func AccessLog(log *logrus.Logger) echo.MiddlewareFunc {
 				"request_id": id,
 				"method":     req.Method,
 				"route":      Route(c),
-				"status":     res.Status,
+				"status":     Status(c),
 				"latency_ms": float64(time.Since(start).Microseconds()) / 1000,
 				"bytes":      res.Size,
 			}

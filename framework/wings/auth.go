@@ -3,6 +3,7 @@ package wings
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -123,6 +124,9 @@ func (rt *Runtime) authenticate(next echo.HandlerFunc) echo.HandlerFunc {
 		u, err := rt.auth.a.Identify(req.Context(), req)
 		if err != nil {
 			if apperr.KindOf(err) == apperr.KindUnauthorized {
+				if r := RouteOf(c); r != nil && r.Page && rt.loginEnabled() && (req.Method == http.MethodGet || req.Method == http.MethodHead) {
+					return rt.pageLogin(c)
+				}
 				return rt.loginRequired(c, err)
 			}
 			return err

@@ -2,6 +2,7 @@ package wings
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/middleware"
 	"github.com/wings-bff/wings/framework/render"
 )
 
@@ -180,16 +182,22 @@ type DataSink func(data []byte, meta render.Meta)
 // response cache uses it to capture what to store.
 func SetDataSink(c echo.Context, sink DataSink) { c.Set(keyDataSink, sink) }
 
-// write sends body as JSON, or wrapped in the request's callback.
+// write sends body as JSON with status, or wrapped in the request's
+// callback with status 200: a browser runs no script fetched with an error
+// status, so a JSONP client learns the status from the envelope's code.
+// Metrics and logs still count the real status (middleware.Status).
 func write(c echo.Context, status int, body []byte) error {
 	h := c.Response().Header()
-	if cb := Callback(c); cb != "" && render.ValidCallback(cb) && c.Get(keyNoJSONP) == nil {
+	if cb := Callback(c); cb != "" && render.ValidCallback(cb) && c.Get(keyNoJSONP) == nil && !isPart(c) {
 		vals := [2]string{"application/javascript; charset=utf-8", "nosniff"} // one allocation for both
 		h[echo.HeaderContentType], h["X-Content-Type-Options"] = vals[0:1:1], vals[1:2:2]
 		bp := getBuf()
 		wrapped := render.JSONP((*bp)[:0], cb, body)
 		defer putBuf(bp, wrapped)
-		c.Response().WriteHeader(status)
+		if status != http.StatusOK {
+			c.Set(middleware.KeyStatus, status)
+		}
+		c.Response().WriteHeader(http.StatusOK)
 		_, err := c.Response().Write(wrapped)
 		return err
 	}
@@ -198,3 +206,14 @@ func write(c echo.Context, status int, body []byte) error {
 	_, err := c.Response().Write(body)
 	return err
 }
+
+type partKey struct{}
+
+// AsPart marks ctx as the context of one part of a merged request
+// (framework/batch). The part carries the merged request's callback, so
+// the JSONP guard of a login-required route judges it as the JSONP request
+// it is part of; its answer is plain JSON with its real status, which the
+// merged answer embeds.
+func AsPart(ctx context.Context) context.Context { return context.WithValue(ctx, partKey{}, true) }
+
+func isPart(c echo.Context) bool { return c.Request().Context().Value(partKey{}) != nil }

@@ -35,6 +35,10 @@ type Route struct {
 	// JSONP callbacks and the fields filter are the framework's and need no
 	// declaration (see CallbackParams and FieldsParam).
 	Query []string
+	// Page marks a route that serves a page to browsers: with Auth set and
+	// auth.login_url configured, a GET without a session is redirected to
+	// the SSO login (/auth/login?next=<the page>) instead of a 401.
+	Page bool
 	// Cache opts the route into the response cache (framework/cache);
 	// routes.<name>.cache_ttl in config also turns it on or retunes it.
 	Cache *CacheOptions

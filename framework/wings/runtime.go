@@ -200,6 +200,7 @@ func (rt *Runtime) newEcho(trusted []*net.IPNet) (*echo.Echo, echo.HandlerFunc) 
 	e.GET("/readyz", rt.readyz)
 	e.GET("/version", rt.version)
 	e.GET("/metrics", echo.WrapHandler(rt.metrics.Handler()))
+	rt.registerLogin(e)
 	routed := func(c echo.Context) error { return c.Handler()(c) }
 	return e, compose(routed, global)
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -279,8 +280,10 @@ func TestJSONP(t *testing.T) {
 		{"callback", "/ok?callback=cb", 200, `/**/cb({"code":0,"data":{"t":"a\u2028b"}});`},
 		{"_callback", "/ok?_callback=jQuery.fn_1", 200, `/**/jQuery.fn_1({"code":0,"data":{"t":"a\u2028b"}});`},
 		{"callback wins over _callback", "/ok?_callback=b&callback=a", 200, `/**/a({"code":0,"data":{"t":"a\u2028b"}});`},
-		{"error as JSONP", "/missing?callback=cb", 404, `/**/cb({"code":404,"msg":"video 9 not found","error":"not_found","request_id":"rid"});`},
-		{"unknown route as JSONP", "/nope?callback=cb", 404, `/**/cb({"code":404,"msg":"route not found","error":"not_found","request_id":"rid"});`},
+		// A browser runs no script fetched with an error status: JSONP
+		// failures go out as 200 with the status in the envelope.
+		{"error as JSONP", "/missing?callback=cb", 200, `/**/cb({"code":404,"msg":"video 9 not found","error":"not_found","request_id":"rid"});`},
+		{"unknown route as JSONP", "/nope?callback=cb", 200, `/**/cb({"code":404,"msg":"route not found","error":"not_found","request_id":"rid"});`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -301,6 +304,60 @@ func TestJSONP(t *testing.T) {
 		f := decodeFailure(t, w)
 		if w.Code != 400 || f.Error != "bad_param" || !strings.HasPrefix(f.Msg, "callback:") {
 			t.Errorf("callback %q: %d %+v; want 400 naming callback, as plain JSON", cb, w.Code, f)
+		}
+	}
+}
+
+// TestJSONPErrorCountsRealStatus: a JSONP failure is sent as 200, but the
+// metrics, the access log and so the alerts count its real status; JSON
+// failures keep their status on the wire.
+func TestJSONPErrorCountsRealStatus(t *testing.T) {
+	t.Parallel()
+	rt, logs := newRuntime(t, nil,
+		wings.Route{Method: http.MethodGet, Path: "/v/:id", Handler: func(c echo.Context) error {
+			switch c.Param("id") {
+			case "bad":
+				return apperr.BadParam("id: must be a positive integer")
+			case "404":
+				return apperr.NotFound("video 404 not found")
+			case "down":
+				return apperr.Upstream("video", errors.New("connection refused"))
+			}
+			return wings.JSON(c, map[string]int{"id": 1})
+		}},
+	)
+	tests := []struct {
+		id     string
+		status int
+		kind   string
+	}{
+		{"bad", 400, "bad_param"},
+		{"404", 404, "not_found"},
+		{"down", 502, "upstream_error"},
+	}
+	for _, tc := range tests {
+		w := do(rt, http.MethodGet, "/v/"+tc.id+"?callback=jQuery1_2&_=1700000000", "X-Request-Id", "jp-"+tc.id)
+		want := fmt.Sprintf(`/**/jQuery1_2({"code":%d,`, tc.status)
+		if w.Code != 200 || !strings.HasPrefix(w.Body.String(), want) || !strings.Contains(w.Body.String(), `"error":"`+tc.kind+`"`) {
+			t.Errorf("JSONP %s: %d %s; want 200 and %s...", tc.id, w.Code, w.Body, want)
+		}
+		if w := do(rt, http.MethodGet, "/v/"+tc.id); w.Code != tc.status {
+			t.Errorf("JSON %s: status %d; want %d", tc.id, w.Code, tc.status)
+		}
+		if got := testutil.ToFloat64(rt.Metrics().HTTPRequests.WithLabelValues("/v/:id", "GET", strconv.Itoa(tc.status))); got != 2 {
+			t.Errorf("wings_http_requests_total{code=%d} = %v; want 2 (JSONP and JSON)", tc.status, got)
+		}
+	}
+	if got := testutil.ToFloat64(rt.Metrics().HTTPRequests.WithLabelValues("/v/:id", "GET", "200")); got != 0 {
+		t.Errorf("wings_http_requests_total{code=200} = %v; want 0: no request succeeded", got)
+	}
+	lines := map[string]map[string]any{}
+	for _, l := range logs.lines(t, "request") {
+		lines[l["request_id"].(string)] = l
+	}
+	for _, tc := range tests {
+		if l := lines["jp-"+tc.id]; l == nil || l["status"] != float64(tc.status) || l["error_kind"] != tc.kind {
+			t.Errorf("access log of JSONP %s: %v; want status %d, error_kind %s", tc.id, l, tc.status, tc.kind)
 		}
 	}
 }

@@ -7,7 +7,11 @@ package mocksso
 import (
 	"encoding/json"
 	"errors"
+	"html/template"
+	"net"
 	"net/http"
+	"net/url"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -76,12 +80,15 @@ func New(o Options) *Server {
 	return s
 }
 
-// Handler serves POST /sso/v1/session, POST /perm/v1/check and
-// GET /_mock/stats ({"session":n,"check":n,"rejected":n}).
+// Handler serves POST /sso/v1/session, POST /perm/v1/check, the login
+// page (GET and POST /login) and GET /_mock/stats
+// ({"session":n,"check":n,"rejected":n}).
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST "+auth.PathSession, s.session)
 	mux.HandleFunc("POST "+auth.PathCheck, s.check)
+	mux.HandleFunc("GET /login", s.loginForm)
+	mux.HandleFunc("POST /login", s.loginSubmit)
 	mux.HandleFunc("GET /_mock/stats", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]int64{"session": s.sessions.Load(), "check": s.checks.Load(), "rejected": s.rejected.Load()})
 	})
@@ -181,4 +188,78 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// loginPage is the fake's SSO login page: pick a demo user, sign in.
+var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Sign in · mock SSO</title>
+<style>body{font:16px system-ui,sans-serif;background:#f4f5f7;color:#1d2129;display:grid;place-items:center;min-height:100vh;margin:0}
+form{background:#fff;padding:2rem 2.5rem;border-radius:8px;box-shadow:0 1px 4px #0002;min-width:20rem}
+h1{font-size:1.3rem;margin:0 0 1rem}label{display:block;margin:.5rem 0}
+button{margin-top:1rem;font:inherit;padding:.5rem 1.5rem;background:#1456b8;color:#fff;border:0;border-radius:4px;cursor:pointer}
+button:focus-visible,input:focus-visible{outline:3px solid #f5a623;outline-offset:2px}</style></head>
+<body><form method="post" action="/login" aria-labelledby="t">
+<h1 id="t">Sign in to the company SSO (mock)</h1>
+<fieldset style="border:0;padding:0"><legend>Demo user</legend>
+{{range $i, $u := .Users}}<label><input type="radio" name="user" value="{{$u.Token}}"{{if eq $i 0}} checked{{end}}> {{$u.Token}} — {{$u.Name}}</label>
+{{end}}</fieldset>
+<input type="hidden" name="redirect" value="{{.Redirect}}"><input type="hidden" name="state" value="{{.State}}">
+<button type="submit" id="signin">Sign in</button></form></body></html>`))
+
+type loginUser struct{ Token, Name string }
+
+// loginForm shows the demo users (not the expired one) as a form that
+// posts back to /login.
+func (s *Server) loginForm(w http.ResponseWriter, r *http.Request) {
+	redirect := r.URL.Query().Get("redirect")
+	if !loopbackURL(redirect) {
+		http.Error(w, "redirect: must be an http URL on 127.0.0.1 or localhost", http.StatusBadRequest)
+		return
+	}
+	var users []loginUser
+	for tok, u := range s.opts.Users {
+		if !u.Expired {
+			users = append(users, loginUser{Token: tok, Name: u.Name})
+		}
+	}
+	sort.Slice(users, func(i, j int) bool { return users[i].Token < users[j].Token })
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = loginPage.Execute(w, map[string]any{"Users": users, "Redirect": redirect, "State": r.URL.Query().Get("state")})
+}
+
+// loginSubmit sends the browser back to the site that asked, with the
+// chosen user's session token and the site's state.
+func (s *Server) loginSubmit(w http.ResponseWriter, r *http.Request) {
+	r.Body = http.MaxBytesReader(w, r.Body, 1<<16)
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, "bad form", http.StatusBadRequest)
+		return
+	}
+	redirect, token := r.PostForm.Get("redirect"), r.PostForm.Get("user")
+	u, ok := s.opts.Users[token]
+	if !loopbackURL(redirect) || !ok || u.Expired {
+		http.Error(w, "user or redirect: not a demo user or not a loopback URL", http.StatusBadRequest)
+		return
+	}
+	back, _ := url.Parse(redirect)
+	q := back.Query()
+	q.Set("token", token)
+	q.Set("state", r.PostForm.Get("state"))
+	back.RawQuery = q.Encode()
+	http.Redirect(w, r, back.String(), http.StatusFound)
+}
+
+// loopbackURL: the fake sends browsers back only to loopback sites (a real
+// SSO checks the site's registered callback).
+func loopbackURL(s string) bool {
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.User != nil {
+		return false
+	}
+	h := u.Hostname()
+	if h == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
