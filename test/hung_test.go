@@ -337,7 +337,11 @@ func TestHungClickHouse(t *testing.T) {
 	srv, _ := startServer(t, mock, append(quiet, "WINGS_CLICKHOUSE__ADDR="+bh.Addr(),
 		"WINGS_CLICKHOUSE__QUERY_TIMEOUT=1s", "WINGS_CLICKHOUSE__DIAL_TIMEOUT=500ms", "WINGS_CLICKHOUSE__POOL_SIZE=4",
 		// one business line: the precompute at start is over within the warm-up
-		"WINGS_ANALYTICS__PRECOMPUTE_INTERVAL=1h", "WINGS_ANALYTICS__SPAN_INTERVAL=0s", "WINGS_ANALYTICS__BUSINESS_LINES=video")...)
+		"WINGS_ANALYTICS__PRECOMPUTE_INTERVAL=1h", "WINGS_ANALYTICS__SPAN_INTERVAL=0s", "WINGS_ANALYTICS__BUSINESS_LINES=video",
+		// Every request reaches the hung ClickHouse: the query classes'
+		// budgets (TestAnalyticsBudgets) would turn some away first.
+		"WINGS_ANALYTICS__CLASSES__ROLLUP__PER_USER=16", "WINGS_ANALYTICS__CLASSES__RAW__CONCURRENCY=16",
+		"WINGS_ANALYTICS__CLASSES__RAW__PER_USER=16")...)
 	paths := []string{"/realtime?event=click", "/ranking?event=order", "/funnel?window=60", "/analysis"}
 	run := func() []sample {
 		return hungLoad(48, 12, func(i int) string { return srv + "/api/dash/video" + paths[i%len(paths)] }, authHeaders()...)
