@@ -24,7 +24,8 @@ pids+=($!)
 # conf/config.local.yaml); its signed APIs are not used by the local
 # config's static providers, so any secret will do.
 sso_addr=${SSO_ADDR:-127.0.0.1:9091}
-WINGS_AUTH__APP_SECRET=${WINGS_AUTH__APP_SECRET:-local-dev-secret} "$bin" mock-sso --addr "$sso_addr" >/tmp/wings-run-sso.log 2>&1 &
+mkdir -p "$root/.data"
+WINGS_AUTH__APP_SECRET=${WINGS_AUTH__APP_SECRET:-local-dev-secret} "$bin" mock-sso --addr "$sso_addr" >"$root/.data/run-sso.log" 2>&1 &
 pids+=($!)
 
 # WINGS_ENV stays as given: unset means local, whose demo users are served
@@ -69,7 +70,7 @@ fi
 addr=${WINGS_SERVER__ADDR:-127.0.0.1:8080}
 export WINGS_SERVER__ADDR=$addr
 site_addr=${SITE_ADDR:-127.0.0.1:8081}
-"$bin" demo-site --addr "$site_addr" --api "http://$addr" >/tmp/wings-run-site.log 2>&1 &
+"$bin" demo-site --addr "$site_addr" --api "http://$addr" >"$root/.data/run-site.log" 2>&1 &
 pids+=($!)
 for team in video album star; do
 	var=WINGS_UPSTREAMS__${team^^}__BASE_URL
