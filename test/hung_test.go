@@ -167,44 +167,9 @@ func baseline(t *testing.T, srv string, load func() []sample) float64 {
 }
 
 // hungLoad sends n requests from conc workers (each request's URL from
-// url), with the given headers, and returns the outcomes.
+// url), with the given headers, through hungClient.
 func hungLoad(n, conc int, url func(i int) string, headers ...string) []sample {
-	out := make([]sample, n)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	for range conc {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1)) - 1
-				if i >= n {
-					return
-				}
-				out[i] = hitWith(url(i), headers...)
-			}
-		}()
-	}
-	wg.Wait()
-	return out
-}
-
-func hitWith(url string, headers ...string) sample {
-	req, err := http.NewRequest(http.MethodGet, url, nil)
-	if err != nil {
-		return sample{err: err}
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	start := time.Now()
-	resp, err := hungClient.Do(req)
-	if err != nil {
-		return sample{err: err, lat: time.Since(start)}
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	return sample{status: resp.StatusCode, body: string(b), header: resp.Header, lat: time.Since(start), err: err}
+	return loadWith(hungClient, n, conc, url, headers...)
 }
 
 // expect checks every sample with ok, and that none took longer than max.

@@ -29,6 +29,11 @@ type sample struct {
 
 // load sends n GETs to url(i) from conc workers and returns every outcome.
 func load(n, conc int, url func(i int) string) []sample {
+	return loadWith(loadClient, n, conc, url)
+}
+
+// loadWith is load through client c, each request with the header pairs.
+func loadWith(c *http.Client, n, conc int, url func(i int) string, headers ...string) []sample {
 	out := make([]sample, n)
 	var next atomic.Int64
 	var wg sync.WaitGroup
@@ -41,7 +46,7 @@ func load(n, conc int, url func(i int) string) []sample {
 				if i >= n {
 					return
 				}
-				out[i] = hit(url(i))
+				out[i] = hitWith(c, url(i), headers...)
 			}
 		}()
 	}
@@ -51,9 +56,19 @@ func load(n, conc int, url func(i int) string) []sample {
 
 var loadClient = &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
 
-func hit(url string) sample {
+func hit(url string) sample { return hitWith(loadClient, url) }
+
+// hitWith GETs url through c with header pairs ("Name", "value", ...).
+func hitWith(c *http.Client, url string, headers ...string) sample {
+	req, err := http.NewRequest(http.MethodGet, url, nil)
+	if err != nil {
+		return sample{err: err}
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
 	start := time.Now()
-	resp, err := loadClient.Get(url)
+	resp, err := c.Do(req)
 	if err != nil {
 		return sample{err: err, lat: time.Since(start)}
 	}
