@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wings-bff/wings/internal/scaffold"
+	"github.com/wings-bff/wings/framework/scaffold"
 )
 
 // genFlags are the flags every gen subcommand shares.

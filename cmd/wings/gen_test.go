@@ -12,7 +12,7 @@ import (
 
 	"github.com/wings-bff/wings/app"
 	"github.com/wings-bff/wings/framework/config"
-	"github.com/wings-bff/wings/internal/scaffold"
+	"github.com/wings-bff/wings/framework/scaffold"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/gen")

@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wings-bff/wings/internal/scaffold"
+	"github.com/wings-bff/wings/framework/scaffold"
 )
 
 func newNewCmd() *cobra.Command {
