@@ -8,9 +8,8 @@ import (
 // Pool starts a group's calls on goroutines kept from earlier calls.
 //
 // A call made on a fresh goroutine grows that goroutine's stack through the
-// upstream client (resty and net/http run deep): measured at ~5% of the
-// server's CPU on GET /api/video/:id, for the one call per request that
-// Wait does not run itself. A goroutine of the pool keeps its grown stack
+// upstream client (resty and net/http run deep), for the one call per
+// request that Wait does not run itself. A goroutine of the pool keeps its grown stack
 // between calls (the garbage collector may shrink the stack of an idle
 // one, which then grows again once).
 //

@@ -344,9 +344,9 @@ const MaxBodyBytes = 32 << 20
 // do sends one GET and returns the status and whole body. It goes through
 // the resty client's own *http.Client (its transport, no cookie jar, its
 // redirect policy) with the resty client's headers, but not through
-// resty's request pipeline: measured at ~10% of the server's CPU on GET
-// /api/video/:id (a Request object, a second URL parse, two header copies
-// and a context copy per call) for nothing GetJSON uses — it builds the
+// resty's request pipeline, which costs a Request object, a second URL
+// parse, two header copies and a context copy per call for nothing GetJSON
+// uses (docs/benchmarks.md has the profile) — it builds the
 // absolute URL, reads the body and classifies the answer itself (README,
 // Benchmarks). Calls that need resty's request building use R.
 func (c *Client) do(ctx context.Context, u string) (int, []byte, error) {

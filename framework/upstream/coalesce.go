@@ -10,8 +10,7 @@ import (
 // goroutine under that caller's context. singleflight's DoChan (the only
 // form that lets each caller stop waiting at its own deadline) starts a
 // goroutine per call, and a fresh goroutine grows its stack through
-// resty and net/http on every call: measured at ~7% of the server's CPU on
-// GET /api/video/:id. Here a leader that goes away (client cancelled, its
+// resty and net/http on every call (docs/benchmarks.md). Here a leader that goes away (client cancelled, its
 // deadline passed) ends the flight as abandoned, and each follower still
 // waiting takes the call over: one of them becomes the new leader. So one
 // caller's cancellation never fails the others; it can cost one more

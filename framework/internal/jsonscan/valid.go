@@ -5,8 +5,8 @@ package jsonscan
 // accepted, as encoding/json accepts and replaces it). It is a plain loop
 // with an explicit stack instead of encoding/json's state-machine
 // callbacks: every upstream answer is validated once before it is
-// decoded, so this runs on every call (about 2x faster on team answers;
-// the fuzz test compares it with encoding/json.Valid).
+// decoded, so this runs on every call (the fuzz test compares it with
+// encoding/json.Valid; BenchmarkValid compares their speed).
 func Valid(b []byte) bool {
 	var stack []byte // '{' or '[' per open container
 	var buf [32]byte
