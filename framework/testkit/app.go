@@ -164,18 +164,28 @@ func Start(t testing.TB, app AppFunc, opts ...Option) *App {
 // pairs.
 func (a *App) Get(t testing.TB, path string, headers ...string) *Result {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, a.URL+path, nil)
+	return a.Do(t, http.MethodGet, path, nil, headers...)
+}
+
+// Do sends method path with body (nil for none) to the app; headers are
+// name, value pairs.
+func (a *App) Do(t testing.TB, method, path string, body io.Reader, headers ...string) *Result {
+	t.Helper()
+	req, err := http.NewRequest(method, a.URL+path, body)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for i := 0; i+1 < len(headers); i += 2 {
+	if len(headers)%2 != 0 {
+		t.Fatalf("testkit: headers must be name, value pairs; got %q", headers)
+	}
+	for i := 0; i < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
-	return a.Do(t, req)
+	return a.Send(t, req)
 }
 
-// Do sends req, whose URL may be a bare path, to the app.
-func (a *App) Do(t testing.TB, req *http.Request) *Result {
+// Send sends req to the app; a req whose URL has no host goes to the app.
+func (a *App) Send(t testing.TB, req *http.Request) *Result {
 	t.Helper()
 	if req.URL.Host == "" {
 		u, err := req.URL.Parse(a.URL + req.URL.RequestURI())
