@@ -7,35 +7,34 @@ import (
 	"github.com/wings-bff/wings/app"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/testkit"
+	"github.com/wings-bff/wings/framework/testkit/apptest"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
-// teams are the video detail's three upstreams, answering from the
-// recordings in testdata/upstreams (recorded from wings mock-upstream:
-// see docs/testing.md).
-type teams struct{ video, album, star *testkit.Upstream }
-
 // startVideoApp runs the whole example app in-process, with the test
-// environment's conf/, over recorded teams.
-func startVideoApp(t *testing.T) (*testkit.App, teams) {
+// environment's conf/, over the video detail's three teams answering from
+// the recordings in testdata/upstreams (recorded from wings mock-upstream:
+// see docs/testing.md). The teams are returned by name.
+func startVideoApp(t *testing.T) (*apptest.App, map[string]*testkit.Upstream) {
 	t.Helper()
 	var cfg app.Config
 	if _, err := config.Load(config.Options{Dir: "../conf", Env: "test", Environ: []string{}}, &cfg); err != nil {
 		t.Fatal(err)
 	}
-	tm := teams{
-		video: testkit.Replay(t, "video", "testdata/upstreams/video.json"),
-		album: testkit.Replay(t, "album", "testdata/upstreams/album.json"),
-		star:  testkit.Replay(t, "star", "testdata/upstreams/star.json"),
+	teams := map[string]*testkit.Upstream{}
+	var ups []*testkit.Upstream
+	for _, name := range []string{"video", "album", "star"} {
+		teams[name] = testkit.Replay(t, name, "testdata/upstreams/"+name+".json")
+		ups = append(ups, teams[name])
 	}
-	a := testkit.Start(t, func(rt *wings.Runtime) ([]wings.Route, error) {
+	a := apptest.Start(t, func(rt *wings.Runtime) ([]wings.Route, error) {
 		c, err := app.NewContainer(rt, app.WithAnalytics(cfg.Analytics))
 		if err != nil {
 			return nil, err
 		}
 		return app.Routes(c), nil
-	}, testkit.WithConfig(&cfg.Config), testkit.WithUpstreams(tm.video, tm.album, tm.star))
-	return a, tm
+	}, apptest.WithConfig(&cfg.Config), apptest.WithUpstreams(ups...))
+	return a, teams
 }
 
 // video42 is the detail of video 42 as the recordings make it.
@@ -64,27 +63,27 @@ func TestVideoDetailFaults(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
 		name   string
-		team   func(teams) *testkit.Upstream
+		team   string
 		fault  testkit.Fault
 		status int
 		kind   string // the error kind; "" means a 200 with stars degraded
 	}{
-		{"star down", func(tm teams) *testkit.Upstream { return tm.star }, testkit.Down(), 200, ""},
-		{"star slow", func(tm teams) *testkit.Upstream { return tm.star }, testkit.Slow(3 * time.Second), 200, ""},
-		{"star 500", func(tm teams) *testkit.Upstream { return tm.star }, testkit.Status(500), 200, ""},
-		{"star broken JSON", func(tm teams) *testkit.Upstream { return tm.star }, testkit.BrokenJSON(), 200, ""},
-		{"video down", func(tm teams) *testkit.Upstream { return tm.video }, testkit.Down(), 502, "upstream_error"},
-		{"video slow", func(tm teams) *testkit.Upstream { return tm.video }, testkit.Slow(3 * time.Second), 504, "upstream_timeout"},
-		{"video 500", func(tm teams) *testkit.Upstream { return tm.video }, testkit.Status(500), 502, "upstream_error"},
-		{"video broken JSON", func(tm teams) *testkit.Upstream { return tm.video }, testkit.BrokenJSON(), 502, "upstream_error"},
-		{"album 500", func(tm teams) *testkit.Upstream { return tm.album }, testkit.Status(500), 502, "upstream_error"},
-		{"album broken JSON", func(tm teams) *testkit.Upstream { return tm.album }, testkit.BrokenJSON(), 502, "upstream_error"},
+		{"star down", "star", testkit.Down(), 200, ""},
+		{"star slow", "star", testkit.Slow(3 * time.Second), 200, ""},
+		{"star 500", "star", testkit.Status(500), 200, ""},
+		{"star broken JSON", "star", testkit.BrokenJSON(), 200, ""},
+		{"video down", "video", testkit.Down(), 502, "upstream_error"},
+		{"video slow", "video", testkit.Slow(3 * time.Second), 504, "upstream_timeout"},
+		{"video 500", "video", testkit.Status(500), 502, "upstream_error"},
+		{"video broken JSON", "video", testkit.BrokenJSON(), 502, "upstream_error"},
+		{"album 500", "album", testkit.Status(500), 502, "upstream_error"},
+		{"album broken JSON", "album", testkit.BrokenJSON(), 502, "upstream_error"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			a, tm := startVideoApp(t)
-			tc.team(tm).Fail(tc.fault)
+			a, teams := startVideoApp(t)
+			teams[tc.team].Fail(tc.fault)
 			res := a.Get(t, "/api/video/42")
 			if tc.kind == "" {
 				res.Degraded(t, "stars")
@@ -94,7 +93,7 @@ func TestVideoDetailFaults(t *testing.T) {
 			} else {
 				res.Error(t, tc.status, tc.kind)
 			}
-			tc.team(tm).Heal()
+			teams[tc.team].Heal()
 			a.Get(t, "/api/video/42").Is(t, 200, video42)
 		})
 	}

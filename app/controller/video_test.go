@@ -14,7 +14,7 @@ import (
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/render"
-	"github.com/wings-bff/wings/framework/testkit"
+	"github.com/wings-bff/wings/framework/testkit/apptest"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -40,9 +40,9 @@ func (f *fakeDetailer) Detail(_ context.Context, id int64) (*model.Video, render
 }
 
 // start runs the controller's route on the real framework stack.
-func start(t *testing.T, svc controller.VideoDetailer) *testkit.App {
+func start(t *testing.T, svc controller.VideoDetailer) *apptest.App {
 	t.Helper()
-	return testkit.Start(t, func(*wings.Runtime) ([]wings.Route, error) {
+	return apptest.Start(t, func(*wings.Runtime) ([]wings.Route, error) {
 		return []wings.Route{{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail",
 			Handler: controller.NewVideoController(svc).Get}}, nil
 	})

@@ -27,7 +27,9 @@ type Fault struct {
 	BrokenJSON bool
 }
 
-// Down is a team that closes every connection without answering.
+// Down is a team that takes each request and closes the connection
+// without answering, as a crashing server does. For an address that
+// refuses connections, start the upstream with Refusing.
 func Down() Fault { return Fault{Down: true} }
 
 // Slow is a team that answers only after d (or never, if the caller gives

@@ -40,6 +40,14 @@ func NewUpstream(t testing.TB, name string, answer Answer) *Upstream {
 	return u
 }
 
+// Refusing returns an upstream named name whose address refuses every
+// connection until the test ends (ClosedAddr): a team whose servers are
+// all down. Its Team never answers, so faults and Calls do not apply.
+func Refusing(t testing.TB, name string) *Upstream {
+	t.Helper()
+	return &Upstream{Team: NewTeam(name, Bodies(nil)), URL: "http://" + ClosedAddr(t)}
+}
+
 // Bodies answers each request URI (path and query, as the upstream client
 // sends it) in bodies with 200 and that JSON body, and anything else with
 // 404.

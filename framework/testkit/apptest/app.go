@@ -1,4 +1,15 @@
-package testkit
+// Package apptest runs a Wings application in-process for a test, over
+// fake upstream teams (framework/testkit), and asserts on its answers and
+// metrics in one line each:
+//
+//	video := testkit.Replay(t, "video", "testdata/upstreams/video.json")
+//	app := apptest.Start(t, build, apptest.WithUpstreams(video))
+//	app.Get(t, "/api/video/42").OK(t)
+//	video.Fail(testkit.Down())
+//	app.Get(t, "/api/video/42").Error(t, 502, "upstream_error")
+//
+// See docs/testing.md.
+package apptest
 
 import (
 	"bytes"
@@ -13,6 +24,7 @@ import (
 	dto "github.com/prometheus/client_model/go"
 
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/testkit"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -34,7 +46,7 @@ type Option func(*startOptions)
 type startOptions struct {
 	cfg       *config.Config
 	configure []func(*config.Config)
-	upstreams []*Upstream
+	upstreams []*testkit.Upstream
 	rtOpts    wings.Options
 }
 
@@ -50,7 +62,7 @@ func Configure(f func(*config.Config)) Option {
 
 // WithUpstreams points upstreams.<name>.base_url at each fake; a name the
 // config lacks is added with a 1s timeout and no retries.
-func WithUpstreams(ups ...*Upstream) Option {
+func WithUpstreams(ups ...*testkit.Upstream) Option {
 	return func(o *startOptions) { o.upstreams = append(o.upstreams, ups...) }
 }
 

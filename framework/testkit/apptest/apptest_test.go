@@ -1,9 +1,9 @@
-package testkit_test
+package apptest_test
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -12,8 +12,10 @@ import (
 
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/fanout"
 	"github.com/wings-bff/wings/framework/render"
 	"github.com/wings-bff/wings/framework/testkit"
+	"github.com/wings-bff/wings/framework/testkit/apptest"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -47,6 +49,18 @@ func greeter(rt *wings.Runtime) ([]wings.Route, error) {
 			meta.Degraded = []string{"mood"}
 		}
 		return wings.JSONMeta(c, map[string]string{"greeting": "hello " + n.Name, "mood": m.Mood}, meta)
+	}}, {Method: http.MethodGet, Path: "/api/mood/:id", Name: "mood", Handler: func(c echo.Context) error {
+		// The mood alone, answered from its last good value when the team fails.
+		g := fanout.New(c.Request().Context())
+		mood := fanout.Go(g, "mood", func(ctx context.Context) (map[string]string, error) {
+			var m map[string]string
+			err := moods.GetJSON(ctx, "/mood", map[string][]string{"id": {c.Param("id")}}, &m)
+			return m, err
+		}, fanout.StaleOK(rt.StaleStore(), "mood:"+c.Param("id")))
+		if err := g.Wait(); err != nil {
+			return err
+		}
+		return wings.JSONMeta(c, mood.Value(), render.Meta{Degraded: g.Degraded(), Stale: g.Stale()})
 	}}}, nil
 }
 
@@ -54,7 +68,7 @@ func TestReplayFaultsAndAssertions(t *testing.T) {
 	t.Parallel()
 	name := testkit.Replay(t, "name", "testdata/upstreams/name.json")
 	mood := testkit.NewUpstream(t, "mood", testkit.Bodies(map[string]string{"/mood?id=42": `{"mood":"sunny"}`}))
-	app := testkit.Start(t, greeter, testkit.WithUpstreams(name, mood), testkit.Configure(func(c *config.Config) {
+	app := apptest.Start(t, greeter, apptest.WithUpstreams(name, mood), apptest.Configure(func(c *config.Config) {
 		u := c.Upstreams["mood"]
 		u.Timeout = 100 * time.Millisecond
 		c.Upstreams["mood"] = u
@@ -71,13 +85,22 @@ func TestReplayFaultsAndAssertions(t *testing.T) {
 	mood.Heal()
 	app.Get(t, "/api/greet/42").OK(t)
 
+	app.Get(t, "/api/mood/42").OK(t).Is(t, 200, `{"code":0,"data":{"mood":"sunny"}}`)
+	mood.Fail(testkit.Status(500))
+	app.Get(t, "/api/mood/42").Stale(t, "mood").Is(t, 200, `{"code":0,"data":{"mood":"sunny"},"stale":["mood"]}`)
+	app.Get(t, "/api/mood/7").Error(t, 502, "upstream_error") // no good value kept
+	mood.Heal()
+
 	name.Fail(testkit.Status(503))
 	app.Get(t, "/api/greet/42").Error(t, 502, "upstream_error")
 	name.Fail(testkit.Slow(5 * time.Second))
 	app.Get(t, "/api/greet/42").Error(t, 504, "upstream_timeout")
 
-	if got := app.Metric(t, "wings_upstream_requests_total", "upstream", "mood", "outcome", "ok"); got != 3 {
-		t.Errorf("mood ok calls = %v; want 3", got)
+	if got := app.Metric(t, "wings_upstream_requests_total", "upstream", "mood", "outcome", "ok"); got != 4 {
+		t.Errorf("mood ok calls = %v; want 4", got)
+	}
+	if got := app.Metric(t, "wings_stale_total", "source", "mood"); got != 1 {
+		t.Errorf("wings_stale_total{source=mood} = %v; want 1", got)
 	}
 	if got := app.Metric(t, "wings_upstream_requests_total", "upstream", "mood"); got < 6 {
 		t.Errorf("mood calls = %v; want at least 6", got)
@@ -93,6 +116,18 @@ func TestReplayFaultsAndAssertions(t *testing.T) {
 	}
 }
 
+// TestRefusing runs the app with a team whose address refuses connections.
+func TestRefusing(t *testing.T) {
+	t.Parallel()
+	name := testkit.Refusing(t, "name")
+	mood := testkit.NewUpstream(t, "mood", testkit.Bodies(nil))
+	app := apptest.Start(t, greeter, apptest.WithUpstreams(name, mood))
+	app.Get(t, "/api/greet/42").Error(t, 502, "upstream_error")
+	if got := app.Metric(t, "wings_upstream_requests_total", "upstream", "name", "outcome", "refused"); got != 1 {
+		t.Errorf("refused calls = %v; want 1", got)
+	}
+}
+
 // TestRecordThenReplay records a real team into a file, then replays the
 // file with the team gone.
 func TestRecordThenReplay(t *testing.T) {
@@ -103,7 +138,7 @@ func TestRecordThenReplay(t *testing.T) {
 		t.Setenv(testkit.RecordEnv, "other=http://127.0.0.1:1,name="+real.URL)
 		name := testkit.Replay(t, "name", file)
 		mood := testkit.NewUpstream(t, "mood", testkit.Bodies(nil))
-		app := testkit.Start(t, greeter, testkit.WithUpstreams(name, mood))
+		app := apptest.Start(t, greeter, apptest.WithUpstreams(name, mood))
 		app.Get(t, "/api/greet/42").Degraded(t, "mood")
 		app.Get(t, "/api/greet/7").Error(t, 404, "not_found")
 	})
@@ -124,57 +159,11 @@ func TestRecordThenReplay(t *testing.T) {
 	t.Run("replay", func(t *testing.T) {
 		name := testkit.Replay(t, "name", file)
 		mood := testkit.NewUpstream(t, "mood", testkit.Bodies(map[string]string{"/mood?id=42": `{"mood":"calm"}`}))
-		app := testkit.Start(t, greeter, testkit.WithUpstreams(name, mood))
+		app := apptest.Start(t, greeter, apptest.WithUpstreams(name, mood))
 		app.Get(t, "/api/greet/42").Is(t, 200, `{"code":0,"data":{"greeting":"hello Ada","mood":"calm"}}`)
 		app.Get(t, "/api/greet/7").Error(t, 404, "not_found")
 	})
 	if real.Calls() != 2 {
 		t.Errorf("replay reached the real team (%d calls)", real.Calls())
-	}
-}
-
-// TestReplayMissingRecordingFails runs a replay that meets a request it
-// has no recording of, in a test of its own, and checks that test failed.
-func TestReplayMissingRecordingFails(t *testing.T) {
-	t.Parallel()
-	file := filepath.Join(t.TempDir(), "name.json")
-	if err := testkit.WriteRecordings(file, []testkit.Recording{{Request: "GET /name/1", Status: 200, Body: json.RawMessage(`{"name":"Bo"}`)}}); err != nil {
-		t.Fatal(err)
-	}
-	inner := &recordingT{TB: t}
-	func() {
-		defer inner.cleanup()
-		name := testkit.Replay(inner, "name", file)
-		resp, err := http.Get(name.URL + "/name/2")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusNotImplemented {
-			t.Errorf("unrecorded request answered %d; want 501", resp.StatusCode)
-		}
-	}()
-	if len(inner.errors) != 1 {
-		t.Errorf("errors = %q; want one naming the request", inner.errors)
-	}
-	if _, err := os.Stat(file); err != nil {
-		t.Error(err)
-	}
-}
-
-// recordingT is a testing.TB that keeps Errorf messages and cleanups, to
-// test what the kit reports.
-type recordingT struct {
-	testing.TB
-	errors   []string
-	cleanups []func()
-}
-
-func (r *recordingT) Helper()               {}
-func (r *recordingT) Cleanup(f func())      { r.cleanups = append(r.cleanups, f) }
-func (r *recordingT) Errorf(string, ...any) { r.errors = append(r.errors, "error") }
-func (r *recordingT) cleanup() {
-	for i := len(r.cleanups) - 1; i >= 0; i-- {
-		r.cleanups[i]()
 	}
 }
