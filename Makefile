@@ -7,7 +7,7 @@ COMMIT     := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILD_TIME)
 
-.PHONY: build run test test-unit test-integration chaos release bench bench-analytics lint fmt clean web
+.PHONY: build run test test-unit test-integration chaos release bench bench-analytics lint fmt clean web docs
 
 build: ## build bin/wings with version info
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wings
@@ -44,6 +44,9 @@ lint: ## gofmt, go vet, staticcheck, and the framework-never-imports-app rule
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	@! $(GO) list -deps ./framework/... | grep -q "^$$($(GO) list -m)/app" || { echo "framework imports app"; exit 1; }
+
+docs: ## regenerate docs/configuration-reference.md from the config structs (go test ./framework/config/... fails while it is stale)
+	$(GO) run ./framework/config/configdoc
 
 fmt:
 	gofmt -w $$(git ls-files '*.go')

@@ -4,20 +4,21 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/wings-bff/wings/framework/testkit"
 )
 
 // TestScaffoldEndpoint copies the repository (its git files) into a temp
 // dir (test/ and deploy/ left out), runs wings gen endpoint there with and
 // without an upstream, builds and vets the copy, runs its app tests, then
 // starts the copy's server and calls both new routes: the upstream one
-// against an httptest fake of the new team.
+// against a fake of the new team (framework/testkit).
 func TestScaffoldEndpoint(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds a copy of the repository")
@@ -89,15 +90,9 @@ func TestScaffoldEndpoint(t *testing.T) {
 	}
 
 	// The fake order team, and every other upstream pointed at it too.
-	team := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path != "/order/info/42" {
-			http.NotFound(w, r)
-			return
-		}
-		w.Header().Set("Content-Type", "application/json")
-		_, _ = io.WriteString(w, `{"code":0,"msg":"ok","data":{"id":42,"name":"Order 42","extra":true}}`)
+	team := testkit.NewUpstream(t, "order", testkit.Bodies(map[string]string{
+		"/order/info/42": `{"code":0,"msg":"ok","data":{"id":42,"name":"Order 42","extra":true}}`,
 	}))
-	defer team.Close()
 	srv := exec.Command(filepath.Join(dir, "bin/wings"), "serve")
 	srv.Dir = dir
 	srv.Env = append(os.Environ(), "WINGS_ENV=test", "WINGS_SERVER__ADDR="+anyPort)

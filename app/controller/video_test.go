@@ -2,23 +2,19 @@ package controller_test
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
-	"time"
 	"unicode/utf8"
 
 	"github.com/wings-bff/wings/app/controller"
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/apperr"
-	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/render"
+	"github.com/wings-bff/wings/framework/testkit/apptest"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -43,42 +39,20 @@ func (f *fakeDetailer) Detail(_ context.Context, id int64) (*model.Video, render
 	}, f.meta, nil
 }
 
-// serve builds the real framework stack with the controller's route.
-func serve(t *testing.T, svc controller.VideoDetailer) http.Handler {
+// start runs the controller's route on the real framework stack.
+func start(t *testing.T, svc controller.VideoDetailer) *apptest.App {
 	t.Helper()
-	cfg := &config.Config{
-		Env: "test", App: config.App{Name: "test"},
-		Log:    config.Log{Level: "error", Format: "json"},
-		Server: config.Server{RequestTimeout: 2 * time.Second, ShutdownTimeout: time.Second},
-		Auth: config.Auth{
-			Identity:   config.AuthIdentity{Provider: "static"},
-			Permission: config.AuthPermission{Provider: "static"},
-		},
-	}
-	rt, err := wings.New(cfg, wings.Options{LogOutput: io.Discard})
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt.Handle(wings.Route{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail",
-		Handler: controller.NewVideoController(svc).Get})
-	return rt
-}
-
-func get(h http.Handler, target string) *httptest.ResponseRecorder {
-	w := httptest.NewRecorder()
-	h.ServeHTTP(w, httptest.NewRequest(http.MethodGet, target, nil))
-	return w
+	return apptest.Start(t, func(*wings.Runtime) ([]wings.Route, error) {
+		return []wings.Route{{Method: http.MethodGet, Path: "/api/video/:id", Name: "video_detail",
+			Handler: controller.NewVideoController(svc).Get}}, nil
+	})
 }
 
 func TestGetAnswersEnvelope(t *testing.T) {
 	t.Parallel()
 	f := &fakeDetailer{}
-	w := get(serve(t, f), "/api/video/42")
-	want := `{"code":0,"data":{"id":42,"title":"Video 42","duration":2530,"cover":"","playCount":0,` +
-		`"album":{"id":1042,"title":"Album 1042","episodes":40,"cover":""},"stars":[]}}`
-	if w.Code != 200 || w.Body.String() != want {
-		t.Errorf("got %d %s\nwant 200 %s", w.Code, w.Body, want)
-	}
+	start(t, f).Get(t, "/api/video/42").OK(t).Is(t, 200, `{"code":0,"data":{"id":42,"title":"Video 42","duration":2530,"cover":"","playCount":0,`+
+		`"album":{"id":1042,"title":"Album 1042","episodes":40,"cover":""},"stars":[]}}`)
 	if f.asked.Load() != 42 {
 		t.Errorf("service asked for %d; want 42", f.asked.Load())
 	}
@@ -86,27 +60,16 @@ func TestGetAnswersEnvelope(t *testing.T) {
 
 func TestGetDegradedMeta(t *testing.T) {
 	t.Parallel()
-	w := get(serve(t, &fakeDetailer{meta: render.Meta{Degraded: []string{"stars"}}}), "/api/video/7?fields=id")
-	if want := `{"code":0,"data":{"id":7},"degraded":["stars"]}`; w.Code != 200 || w.Body.String() != want {
-		t.Errorf("got %d %s; want %s", w.Code, w.Body, want)
-	}
+	start(t, &fakeDetailer{meta: render.Meta{Degraded: []string{"stars"}}}).Get(t, "/api/video/7?fields=id").
+		Degraded(t, "stars").Is(t, 200, `{"code":0,"data":{"id":7},"degraded":["stars"]}`)
 }
 
 func TestGetBadID(t *testing.T) {
 	t.Parallel()
 	f := &fakeDetailer{}
-	h := serve(t, f)
+	a := start(t, f)
 	for _, id := range []string{"abc", "0", "-1", "1.5", "1e3", "0x10", "9223372036854775808", "%20"} {
-		w := get(h, "/api/video/"+id)
-		var body struct {
-			Code  int    `json:"code"`
-			Msg   string `json:"msg"`
-			Error string `json:"error"`
-		}
-		_ = json.Unmarshal(w.Body.Bytes(), &body)
-		if w.Code != 400 || body.Error != "bad_param" || !strings.HasPrefix(body.Msg, "id: must be a positive integer") {
-			t.Errorf("id %q: %d %s; want 400 bad_param naming id", id, w.Code, w.Body)
-		}
+		a.Get(t, "/api/video/"+id).Error(t, 400, "bad_param").Contains(t, 400, `"msg":"id: must be a positive integer`)
 	}
 	if f.calls.Load() != 0 {
 		t.Errorf("service called %d times for bad ids", f.calls.Load())
@@ -126,10 +89,7 @@ func TestGetServiceErrors(t *testing.T) {
 		{errors.New("bug"), 500, "internal"},
 	}
 	for _, tc := range tests {
-		w := get(serve(t, &fakeDetailer{err: tc.err}), "/api/video/42")
-		if w.Code != tc.status || !strings.Contains(w.Body.String(), `"error":"`+tc.kind+`"`) {
-			t.Errorf("%v: %d %s; want %d %s", tc.err, w.Code, w.Body, tc.status, tc.kind)
-		}
+		start(t, &fakeDetailer{err: tc.err}).Get(t, "/api/video/42").Error(t, tc.status, tc.kind)
 	}
 }
 

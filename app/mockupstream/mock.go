@@ -18,8 +18,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
+
+	"github.com/wings-bff/wings/framework/testkit"
 )
 
 // Teams served by the mock.
@@ -67,21 +68,27 @@ func (d *Duration) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Server is the mock's state; Handler serves it.
+// Server is the mock's state; Handler serves it. Each team is a
+// testkit.Team: the kit counts its calls and applies the fault drawn for
+// each request from the team's Faults.
 type Server struct {
 	mu       sync.RWMutex
 	faults   map[string]Faults
 	notFound map[int64]bool
-	calls    map[string]*atomic.Int64
+	teams    map[string]*testkit.Team
 	cache    sync.Map // team+id -> []byte, answers are deterministic
 }
 
 // New returns a mock where faults apply per team and ids in notFound are
 // unknown to team A.
 func New(faults map[string]Faults, notFound []int64) *Server {
-	s := &Server{faults: map[string]Faults{}, notFound: map[int64]bool{}, calls: map[string]*atomic.Int64{}}
+	s := &Server{faults: map[string]Faults{}, notFound: map[int64]bool{}}
+	s.teams = map[string]*testkit.Team{
+		"video": testkit.NewTeam("video", s.video),
+		"album": testkit.NewTeam("album", s.album),
+		"star":  testkit.NewTeam("star", s.stars),
+	}
 	for _, t := range Teams {
-		s.calls[t] = &atomic.Int64{}
 		s.faults[t] = faults[t]
 	}
 	for _, id := range notFound {
@@ -93,9 +100,9 @@ func New(faults map[string]Faults, notFound []int64) *Server {
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /video/info", s.team("video", s.video))
-	mux.HandleFunc("GET /album/{id}", s.team("album", s.album))
-	mux.HandleFunc("GET /stars", s.team("star", s.stars))
+	mux.HandleFunc("GET /video/info", s.team("video"))
+	mux.HandleFunc("GET /album/{id}", s.team("album"))
+	mux.HandleFunc("GET /stars", s.team("star"))
 	mux.HandleFunc("GET /_mock/faults", s.getFaults)
 	mux.HandleFunc("POST /_mock/faults", s.setFaults)
 	mux.HandleFunc("GET /_mock/stats", s.stats)
@@ -104,57 +111,47 @@ func (s *Server) Handler() http.Handler {
 }
 
 // Calls returns how many requests team has received.
-func (s *Server) Calls(team string) int64 { return s.calls[team].Load() }
+func (s *Server) Calls(team string) int64 { return s.teams[team].Calls() }
 
-type answer func(r *http.Request) (status int, body []byte)
+// Bodies a faulty team answers instead of its own.
+var (
+	malformedBody   = []byte(`{"code":"A00000","data":{"qipuId":`)
+	wrongSchemaBody = []byte(`{"status":"weird","items":"not a list","data":[1,2,3]}`)
+)
 
-// team wraps a team's handler with counting and fault injection.
-func (s *Server) team(name string, h answer) http.HandlerFunc {
+// team serves a team's route under a fault drawn from its Faults.
+func (s *Server) team(name string) http.HandlerFunc {
+	tm := s.teams[name]
 	return func(w http.ResponseWriter, r *http.Request) {
-		s.calls[name].Add(1)
 		s.mu.RLock()
 		f := s.faults[name]
 		s.mu.RUnlock()
-		if f.Down {
-			if hj, ok := w.(http.Hijacker); ok {
-				if conn, _, err := hj.Hijack(); err == nil {
-					conn.Close()
-					return
-				}
-			}
-		}
-		delay := time.Duration(f.Latency)
-		if f.SlowRate > 0 && rand.Float64() < f.SlowRate {
-			slow := time.Duration(f.SlowLatency)
-			if slow == 0 {
-				slow = 2 * time.Second
-			}
-			delay += slow
-		}
-		if delay > 0 {
-			select {
-			case <-time.After(delay):
-			case <-r.Context().Done():
-				return
-			}
-		}
-		w.Header().Set("Content-Type", "application/json")
-		switch {
-		case f.ErrorRate > 0 && rand.Float64() < f.ErrorRate:
-			w.WriteHeader(http.StatusInternalServerError)
-			_, _ = w.Write([]byte(`{"error":"injected failure"}`))
-			return
-		case f.MalformedRate > 0 && rand.Float64() < f.MalformedRate:
-			_, _ = w.Write([]byte(`{"code":"A00000","data":{"qipuId":`))
-			return
-		case f.WrongSchemaRate > 0 && rand.Float64() < f.WrongSchemaRate:
-			_, _ = w.Write([]byte(`{"status":"weird","items":"not a list","data":[1,2,3]}`))
-			return
-		}
-		status, body := h(r)
-		w.WriteHeader(status)
-		_, _ = w.Write(body)
+		tm.Serve(w, r, draw(f))
 	}
+}
+
+// draw turns a team's fault rates into the fault of one request.
+func draw(f Faults) testkit.Fault {
+	if f.Down {
+		return testkit.Down()
+	}
+	out := testkit.Fault{Delay: time.Duration(f.Latency)}
+	if f.SlowRate > 0 && rand.Float64() < f.SlowRate {
+		slow := time.Duration(f.SlowLatency)
+		if slow == 0 {
+			slow = 2 * time.Second
+		}
+		out.Delay += slow
+	}
+	switch {
+	case f.ErrorRate > 0 && rand.Float64() < f.ErrorRate:
+		out.Status = http.StatusInternalServerError
+	case f.MalformedRate > 0 && rand.Float64() < f.MalformedRate:
+		out.Body = malformedBody
+	case f.WrongSchemaRate > 0 && rand.Float64() < f.WrongSchemaRate:
+		out.Body = wrongSchemaBody
+	}
+	return out
 }
 
 func (s *Server) cached(key string, build func() []byte) []byte {
@@ -216,7 +213,7 @@ func (s *Server) setFaults(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	for team := range in { // all or nothing: check every team first
-		if _, ok := s.calls[team]; !ok {
+		if _, ok := s.teams[team]; !ok {
 			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "unknown team " + team})
 			return
 		}
@@ -231,8 +228,8 @@ func (s *Server) setFaults(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) stats(w http.ResponseWriter, _ *http.Request) {
 	out := map[string]int64{}
-	for t, c := range s.calls {
-		out[t] = c.Load()
+	for name, tm := range s.teams {
+		out[name] = tm.Calls()
 	}
 	writeJSON(w, http.StatusOK, out)
 }
@@ -242,7 +239,7 @@ func (s *Server) reset(w http.ResponseWriter, _ *http.Request) {
 	s.mu.Lock()
 	for _, t := range Teams {
 		s.faults[t] = Faults{}
-		s.calls[t].Store(0)
+		s.teams[t].ResetCalls()
 	}
 	s.mu.Unlock()
 	writeJSON(w, http.StatusOK, map[string]string{"status": "reset"})

@@ -339,7 +339,8 @@ func TestGenCommand(t *testing.T) {
 	cmd.Env = append(os.Environ(), "GOFLAGS=-mod=mod", "GOPROXY=off")
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go test in the generated project: %v\n%s", err, out)
-	} else if !strings.Contains(string(out), "ok  \texample.com/shop/app/controller") || !strings.Contains(string(out), "ok  \texample.com/shop/app/formatter") {
+	} else if !strings.Contains(string(out), "ok  \texample.com/shop/app\t") || !strings.Contains(string(out), "ok  \texample.com/shop/app/controller") ||
+		!strings.Contains(string(out), "ok  \texample.com/shop/app/formatter") {
 		t.Errorf("go test output:\n%s", out)
 	}
 }

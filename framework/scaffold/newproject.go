@@ -84,6 +84,7 @@ func PlanNew(np NewProject) (*Plan, error) {
 		{"go.mod.tmpl", "go.mod"}, {"gitignore.tmpl", ".gitignore"}, {"Makefile.tmpl", "Makefile"},
 		{"README.md.tmpl", "README.md"}, {"config.default.yaml.tmpl", "conf/config.default.yaml"},
 		{"main.go.tmpl", "cmd/server/main.go"}, {"app.go.tmpl", "app/app.go"}, {"router.go.tmpl", "app/router.go"},
+		{"app_test.go.tmpl", "app/app_test.go"}, {"item.json.tmpl", "app/testdata/upstreams/item.json"},
 	}
 	for _, f := range files {
 		var buf bytes.Buffer

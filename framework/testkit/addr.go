@@ -1,4 +1,10 @@
-// Package testkit helps tests of Wings applications.
+// Package testkit helps tests of Wings applications with fake upstream
+// teams: Upstream serves a Team on 127.0.0.1:0 for one test, answering
+// from recorded files (Replay, which records them with WINGS_RECORD) or
+// from code (Bodies, any Answer), under a Fault switched at any time
+// (Down, Slow, Status, BrokenJSON); ClosedAddr is an address that refuses
+// connections. It imports only the standard library; apptest runs an app
+// over these fakes. See docs/testing.md.
 package testkit
 
 import (
