@@ -76,12 +76,16 @@ type QueryClass struct {
 	// Wait is how long a query waits for a slot before 429 (its user's
 	// share is full) or 503 (the class is full), both with Retry-After.
 	Wait time.Duration `mapstructure:"wait"`
-	// MaxExecutionTime, MaxMemoryUsage (bytes) and MaxRowsToRead are sent
-	// to ClickHouse with each query; 0 leaves the memory and rows limits
-	// to the server.
+	// MaxExecutionTime is sent to ClickHouse with each query of the class
+	// (max_execution_time); a query it stops is a 503 naming the limit, or
+	// the stale payload.
 	MaxExecutionTime time.Duration `mapstructure:"max_execution_time"`
-	MaxMemoryUsage   uint64        `mapstructure:"max_memory_usage"`
-	MaxRowsToRead    uint64        `mapstructure:"max_rows_to_read"`
+	// MaxMemoryUsage is sent with each query (max_memory_usage, bytes); 0
+	// leaves it to the server.
+	MaxMemoryUsage uint64 `mapstructure:"max_memory_usage"`
+	// MaxRowsToRead is sent with each query (max_rows_to_read); 0 leaves
+	// it to the server.
+	MaxRowsToRead uint64 `mapstructure:"max_rows_to_read"`
 	// CacheTTL caches the class's answers this long (0: not cached).
 	CacheTTL time.Duration `mapstructure:"cache_ttl"`
 }

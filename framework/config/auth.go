@@ -41,11 +41,15 @@ type AuthIdentity struct {
 	SSOURL string `mapstructure:"sso_url"`
 	// Cookie names the cookie carrying the session token; the
 	// Authorization: Bearer header is always accepted too.
-	Cookie      string        `mapstructure:"cookie"`
-	Timeout     time.Duration `mapstructure:"timeout"`
-	CacheTTL    time.Duration `mapstructure:"cache_ttl"`
+	Cookie string `mapstructure:"cookie"`
+	// Timeout bounds one call to the SSO.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// CacheTTL is how long a session answer is cached in process.
+	CacheTTL time.Duration `mapstructure:"cache_ttl"`
+	// NegativeTTL is how long a refusal is cached, short so a fixed session is seen soon.
 	NegativeTTL time.Duration `mapstructure:"negative_ttl"`
-	CacheSize   int           `mapstructure:"cache_size"`
+	// CacheSize bounds the in-process cache's entries.
+	CacheSize int `mapstructure:"cache_size"`
 }
 
 // AuthPermission chooses and configures the permission provider.
@@ -53,11 +57,15 @@ type AuthPermission struct {
 	// Provider is perm_http or static.
 	Provider string `mapstructure:"provider"`
 	// PermURL is the base URL of the permission API (perm_http).
-	PermURL     string        `mapstructure:"perm_url"`
-	Timeout     time.Duration `mapstructure:"timeout"`
-	CacheTTL    time.Duration `mapstructure:"cache_ttl"`
+	PermURL string `mapstructure:"perm_url"`
+	// Timeout bounds one call to the permission API.
+	Timeout time.Duration `mapstructure:"timeout"`
+	// CacheTTL is how long a permission answer is cached in process.
+	CacheTTL time.Duration `mapstructure:"cache_ttl"`
+	// NegativeTTL is how long a refusal is cached, short so a fixed grant is seen soon.
 	NegativeTTL time.Duration `mapstructure:"negative_ttl"`
-	CacheSize   int           `mapstructure:"cache_size"`
+	// CacheSize bounds the in-process cache's entries.
+	CacheSize int `mapstructure:"cache_size"`
 }
 
 // AuthStatic lists the users of the static providers (local development
@@ -69,8 +77,13 @@ type AuthStatic struct {
 // AuthStaticUser is one static user: the bearer token that logs them in and
 // the resources they may see ("bizline:video", or "bizline:*" for all).
 type AuthStaticUser struct {
-	Token  string   `mapstructure:"token"`
-	Name   string   `mapstructure:"name"`
+	// Token is the bearer token (or session cookie value) that logs the
+	// user in.
+	Token string `mapstructure:"token"`
+	// Name is the user's display name.
+	Name string `mapstructure:"name"`
+	// Grants are the resources the user may see: "bizline:video", or
+	// "bizline:*" for all.
 	Grants []string `mapstructure:"grants"`
 }
 

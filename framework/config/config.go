@@ -17,10 +17,11 @@ type Config struct {
 	Env string `mapstructure:"env"`
 	// EnvNamed reports whether the environment was named (WINGS_ENV or
 	// Options.Env) rather than defaulted to local; Load sets it.
-	EnvNamed  bool                `mapstructure:"-"`
-	App       App                 `mapstructure:"app"`
-	Server    Server              `mapstructure:"server"`
-	Log       Log                 `mapstructure:"log"`
+	EnvNamed bool   `mapstructure:"-"`
+	App      App    `mapstructure:"app"`
+	Server   Server `mapstructure:"server"`
+	Log      Log    `mapstructure:"log"`
+	// Upstreams are the upstream teams' HTTP services, by name.
 	Upstreams map[string]Upstream `mapstructure:"upstreams"`
 	// Routes holds per-route settings keyed by route name.
 	Routes map[string]Route `mapstructure:"routes"`
@@ -111,19 +112,25 @@ type Redis struct {
 
 // App names the service.
 type App struct {
+	// Name is the service's name: in logs, metrics' job and cache keys.
 	Name string `mapstructure:"name"`
 }
 
 // Server configures the HTTP server and its shutdown.
 type Server struct {
+	// Addr is the listen address; with WINGS_ENV unset (local, with its
+	// demo tokens) only a loopback address is accepted.
 	Addr string `mapstructure:"addr"`
 	// RequestTimeout is the default deadline of every request.
-	RequestTimeout    time.Duration `mapstructure:"request_timeout"`
+	RequestTimeout time.Duration `mapstructure:"request_timeout"`
+	// ReadHeaderTimeout bounds reading a request's headers.
 	ReadHeaderTimeout time.Duration `mapstructure:"read_header_timeout"`
-	ReadTimeout       time.Duration `mapstructure:"read_timeout"`
+	// ReadTimeout bounds reading a whole request.
+	ReadTimeout time.Duration `mapstructure:"read_timeout"`
 	// WriteTimeout must exceed RequestTimeout so deadlines fire first.
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
-	IdleTimeout  time.Duration `mapstructure:"idle_timeout"`
+	// IdleTimeout closes a keep-alive connection idle this long.
+	IdleTimeout time.Duration `mapstructure:"idle_timeout"`
 	// DrainDelay is how long /readyz answers 503 before the listener closes,
 	// so load balancers stop sending traffic.
 	DrainDelay time.Duration `mapstructure:"drain_delay"`
@@ -162,9 +169,12 @@ const DefaultMaxHeaderBytes = 64 << 10
 
 // CORS lists the origins allowed to call the API from a browser.
 type CORS struct {
-	AllowOrigins     []string `mapstructure:"allow_origins"`
-	AllowCredentials bool     `mapstructure:"allow_credentials"`
-	MaxAge           int      `mapstructure:"max_age"`
+	// AllowOrigins are the origins allowed to call; none turns CORS off.
+	AllowOrigins []string `mapstructure:"allow_origins"`
+	// AllowCredentials lets browsers send cookies cross-origin.
+	AllowCredentials bool `mapstructure:"allow_credentials"`
+	// MaxAge is how long (seconds) a browser caches a preflight answer.
+	MaxAge int `mapstructure:"max_age"`
 }
 
 // Log configures the logger.
@@ -175,11 +185,14 @@ type Log struct {
 
 // Upstream configures one named upstream HTTP service.
 type Upstream struct {
-	BaseURL string        `mapstructure:"base_url"`
+	// BaseURL is the upstream's base URL.
+	BaseURL string `mapstructure:"base_url"`
+	// Timeout bounds one call (each attempt), within the request's budget.
 	Timeout time.Duration `mapstructure:"timeout"`
 	// MaxIdleConns is the keep-alive pool size to this upstream.
-	MaxIdleConns int               `mapstructure:"max_idle_conns"`
-	Headers      map[string]string `mapstructure:"headers"`
+	MaxIdleConns int `mapstructure:"max_idle_conns"`
+	// Headers are sent on every call to the upstream.
+	Headers map[string]string `mapstructure:"headers"`
 	// Retries is how many times a failed GET is retried (connection
 	// errors, 5xx, timeouts), never beyond the caller's remaining budget.
 	Retries int `mapstructure:"retries"`
@@ -216,15 +229,21 @@ type RateLimit struct {
 
 // Route holds per-route overrides, keyed by the route's name.
 type Route struct {
+	// Timeout is the route's deadline, overriding the code's and the
+	// server's.
 	Timeout time.Duration `mapstructure:"timeout"`
 	// MaxInFlight sheds this route's requests beyond this many in flight
 	// with 503 unavailable; 0 means no limit.
 	MaxInFlight int       `mapstructure:"max_in_flight"`
 	RateLimit   RateLimit `mapstructure:"rate_limit"`
-	// CacheTTL turns on (or retunes) the route's response cache; CacheGrace
-	// and CacheStaleIfError override the route's stale windows.
-	CacheTTL          time.Duration `mapstructure:"cache_ttl"`
-	CacheGrace        time.Duration `mapstructure:"cache_grace"`
+	// CacheTTL turns on (or retunes) the route's response cache (GET
+	// routes only).
+	CacheTTL time.Duration `mapstructure:"cache_ttl"`
+	// CacheGrace overrides how long past its TTL an entry is served while
+	// it refreshes in the background.
+	CacheGrace time.Duration `mapstructure:"cache_grace"`
+	// CacheStaleIfError overrides how long past its TTL an entry is served
+	// when the refresh fails.
 	CacheStaleIfError time.Duration `mapstructure:"cache_stale_if_error"`
 }
 

@@ -206,22 +206,28 @@ type Etcd struct {
 	Prefixes []string `mapstructure:"prefixes"`
 	// Required refuses to start when etcd cannot be read; otherwise the
 	// server starts from the files with a warning.
-	Required    bool          `mapstructure:"required"`
+	Required bool `mapstructure:"required"`
+	// DialTimeout bounds connecting to etcd and each read.
 	DialTimeout time.Duration `mapstructure:"dial_timeout"`
 	// Username logs in when etcd has auth enabled; Password comes only
 	// from WINGS_ETCD__PASSWORD.
-	Username string  `mapstructure:"username"`
-	Password Secret  `mapstructure:"password"`
-	TLS      EtcdTLS `mapstructure:"tls"`
+	Username string `mapstructure:"username"`
+	// Password is the etcd user's password (environment only).
+	Password Secret `mapstructure:"password"`
+	// TLS configures TLS to etcd.
+	TLS EtcdTLS `mapstructure:"tls"`
 }
 
 // EtcdTLS configures TLS to etcd: CAFile (PEM) verifies the servers and
 // turns TLS on; CertFile and KeyFile, together, are the client certificate
 // of a cluster with --client-cert-auth.
 type EtcdTLS struct {
-	CAFile   string `mapstructure:"ca_file"`
+	// CAFile (PEM) verifies the servers and turns TLS on.
+	CAFile string `mapstructure:"ca_file"`
+	// CertFile (PEM) is the client certificate, with key_file.
 	CertFile string `mapstructure:"cert_file"`
-	KeyFile  string `mapstructure:"key_file"`
+	// KeyFile (PEM) is the client certificate's key.
+	KeyFile string `mapstructure:"key_file"`
 }
 
 // config builds the client's TLS config; nil without a CA file.

@@ -1,19 +1,15 @@
-// Command configdoc writes the configuration reference,
-// docs/configuration-reference.md, from the config structs of
-// framework/config: every key (from the mapstructure tags), its type, its
-// default (from conf/config.default.yaml), its environment variable and
-// its meaning (the field's doc comment, else the YAML file's comment on
-// the key). Run it from the repository root:
-//
-//	go run ./framework/config/configdoc     # or: make docs
-//
-// Its test fails while the checked-in reference differs from what it
-// would write.
-package main
+// Package configdoc writes a configuration reference from config structs:
+// every key (from the mapstructure tags), its type, its default (from the
+// project's conf/config.default.yaml), its environment variable and its
+// meaning (the field's doc comment, else the YAML file's comment on the
+// key). A project documents its whole configuration, the framework's
+// sections and its own, by passing its Config type (the framework's
+// config.Config squashed in) and the folders declaring its structs; the
+// example app's generator is cmd/configdoc (make docs).
+package configdoc
 
 import (
 	"bytes"
-	"flag"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -33,29 +29,22 @@ import (
 // Output is the reference's path, relative to the repository root.
 const Output = "docs/configuration-reference.md"
 
-func main() {
-	root := flag.String("root", ".", "the repository root")
-	flag.Parse()
-	b, err := Generate(*root)
-	if err == nil {
-		err = os.WriteFile(filepath.Join(*root, Output), b, 0o644)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "configdoc:", err)
-		os.Exit(1)
-	}
-}
-
 // key is one row of the reference.
 type key struct {
 	path, typ, def, doc string
 }
 
-// Generate returns the reference for the repository at root.
-func Generate(root string) ([]byte, error) {
-	docs, err := fieldDocs(filepath.Join(root, "framework", "config"))
-	if err != nil {
-		return nil, err
+// Generate returns the reference of configuration type t (a struct in
+// the shape of config.Config, or a project's Config squashing it in) for
+// the repository at root. dirs are the folders, relative to root, whose
+// Go files declare t's structs: their field comments are the meanings;
+// framework/config is always read.
+func Generate(root string, t reflect.Type, dirs ...string) ([]byte, error) {
+	docs := map[string]string{}
+	for _, dir := range append([]string{filepath.Join("framework", "config")}, dirs...) {
+		if err := fieldDocs(filepath.Join(root, dir), docs); err != nil {
+			return nil, err
+		}
 	}
 	var tree yaml.Node
 	b, err := os.ReadFile(filepath.Join(root, "conf", "config.default.yaml"))
@@ -70,7 +59,7 @@ func Generate(root string) ([]byte, error) {
 		top.n = tree.Content[0]
 	}
 	var keys []key
-	walk(reflect.TypeOf(config.Config{}), "", []ynode{top}, docs, &keys)
+	walk(t, "", []ynode{top}, docs, &keys)
 
 	var out bytes.Buffer
 	out.WriteString(`# Configuration reference
@@ -79,12 +68,11 @@ func Generate(root string) ([]byte, error) {
 
 [Back to Configuration](configuration.md)
 
-Every key of the framework's configuration (` + "`framework/config`" + `), in the order of its
-structs. **Default** is the value in ` + "`conf/config.default.yaml`" + ` (a key the file leaves out
+Every key of the configuration, the framework's sections (` + "`framework/config`" + `) and the
+application's own, in the order of their structs. **Default** is the value in ` + "`conf/config.default.yaml`" + ` (a key the file leaves out
 takes the code's default, which the meaning gives); under ` + "`<name>`" + ` it lists the
 entries the file has. **Environment** is the variable that overrides the key; secrets are
 accepted only from there. The environment itself is ` + "`WINGS_ENV`" + ` (` + strings.Join(config.Environments, ", ") + `).
-The application's own sections (the example app's ` + "`analytics`" + `) are described with the app.
 
 | key | type | default | environment | meaning |
 |---|---|---|---|---|
@@ -184,7 +172,7 @@ func typeName(t reflect.Type) string {
 		return "list of " + typeName(t.Elem())
 	case t.Kind() == reflect.Float64:
 		return "number"
-	case t.Kind() == reflect.Int:
+	case t.Kind() >= reflect.Int && t.Kind() <= reflect.Uint64:
 		return "integer"
 	case t.Kind() == reflect.Map:
 		return "map of " + typeName(t.Elem())
@@ -273,11 +261,11 @@ func cell(s string) string {
 }
 
 // fieldDocs reads the doc comments of the struct fields declared in dir's
-// Go files (tests left out), keyed "Type.Field", joined into one line.
-func fieldDocs(dir string) (map[string]string, error) {
+// Go files (tests left out) into docs, keyed "Type.Field", joined into one
+// line.
+func fieldDocs(dir string, docs map[string]string) error {
 	fset := token.NewFileSet()
-	docs := map[string]string{}
-	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+	return filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
 			return err
 		}
@@ -313,5 +301,4 @@ func fieldDocs(dir string) (map[string]string, error) {
 		})
 		return nil
 	})
-	return docs, err
 }
