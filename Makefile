@@ -44,6 +44,7 @@ lint: ## gofmt, go vet, staticcheck, and the framework-never-imports-app rule
 	$(GO) vet ./...
 	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
 	@! $(GO) list -deps ./framework/... | grep -q "^$$($(GO) list -m)/app" || { echo "framework imports app"; exit 1; }
+	@! $(GO) list -deps ./app/controller | grep -q "^$$($(GO) list -m)/app/dao" || { echo "app/controller imports app/dao"; exit 1; }
 
 docs: ## regenerate docs/configuration-reference.md from the config structs (go test ./cmd/configdoc fails while it is stale)
 	$(GO) run ./cmd/configdoc

@@ -222,7 +222,7 @@ func newDash(rt *wings.Runtime, a Analytics, results service.ResultCache) (*cont
 	svc := service.NewDashService(src, store, loc, a.PrecomputeInterval*3/2, a.Now()).WithBudgets(map[string]service.ClassBudget{
 		service.ClassRollup: a.Classes.Rollup.budget(service.ClassRollup),
 		service.ClassRaw:    a.Classes.Raw.budget(service.ClassRaw),
-	}, results, rt.Metrics().Registerer())
+	}, results, rt.Metrics().Registerer()).WithSourceMetrics(rt.Metrics().Registerer())
 
 	sched := scheduler.New(rt.Redis(), rt.Config().App.Name+":lease:", scheduler.NewMetrics(rt.Metrics().Registerer()), rt.Logger())
 	lines := append([]string(nil), a.BusinessLines...)

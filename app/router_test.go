@@ -13,7 +13,6 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/wings-bff/wings/app/controller"
-	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/app/service"
 	"github.com/wings-bff/wings/framework/render"
@@ -40,20 +39,24 @@ type down struct{}
 
 var errDown = errors.New("down")
 
-func (down) Series(context.Context, string, string, time.Time, time.Time, dao.Filters, bool) ([]dao.Bucket, dao.Bucket, error) {
-	return nil, dao.Bucket{}, errDown
+func (down) Series(context.Context, string, string, time.Time, time.Time, model.Filters, bool) ([]model.Bucket, model.Bucket, error) {
+	return nil, model.Bucket{}, errDown
 }
 
-func (down) Ranking(context.Context, string, string, time.Time, int) ([]model.RankItem, error) {
+func (down) Ranking(context.Context, string, string, time.Time, int) ([]model.ItemViews, error) {
 	return nil, errDown
 }
+
+func (down) SeriesSource(string, model.Filters) model.Source { return model.Source{Name: "down"} }
+func (down) FunnelSource([]string, int) model.Source         { return model.Source{Name: "down"} }
+func (down) RankingSource() model.Source                     { return model.Source{Name: "down"} }
 
 func (down) Funnel(context.Context, string, []string, int, time.Time, time.Time) ([]uint64, string, error) {
 	return nil, "", errDown
 }
 
-func (down) RefreshFunnelState(context.Context, string, time.Time, time.Time) (dao.FunnelStateRun, error) {
-	return dao.FunnelStateRun{}, errDown
+func (down) RefreshFunnelState(context.Context, string, time.Time, time.Time) (model.FunnelStateRun, error) {
+	return model.FunnelStateRun{}, errDown
 }
 
 func (down) Put(context.Context, string, []byte, time.Time) error { return errDown }

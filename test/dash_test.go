@@ -250,6 +250,14 @@ func TestDashboards(t *testing.T) {
 		r := get(t, srv+path, auth...)
 		return r.Status, r.JSON(t)
 	}
+	// fetchFrom is fetch, with the source that answered (answers name no
+	// table: wings_dash_sources_total says).
+	fetchFrom := func(kind, path string) (int, map[string]any, string) {
+		t.Helper()
+		before := dashSources(t, srv, kind)
+		st, m := fetch(path)
+		return st, m, answeredFrom(before, dashSources(t, srv, kind))
+	}
 	todayS := today.Format(time.DateOnly)
 	from := today.AddDate(0, 0, -dashSeedHistory).Format(time.DateOnly)
 
@@ -332,11 +340,14 @@ func TestDashboards(t *testing.T) {
 			{"music", "click,order", from, 600, "events"},
 			{"video", "view,click,cart,order", todayS, 1800, "events"},
 		} {
-			st, m := fetch(fmt.Sprintf("/api/dash/%s/funnel?date=%s&steps=%s&window=%d", q.biz, q.date, q.steps, q.window))
+			st, m, got := fetchFrom("funnel", fmt.Sprintf("/api/dash/%s/funnel?date=%s&steps=%s&window=%d", q.biz, q.date, q.steps, q.window))
 			if st != 200 {
 				t.Fatalf("status %d %v", st, m)
 			}
-			if got := data(t, m)["table"]; got != q.table {
+			if _, ok := data(t, m)["table"]; ok {
+				t.Errorf("%v: the answer names a table", q)
+			}
+			if got != q.table {
 				t.Errorf("%v answered from %v; want %s", q, got, q.table)
 			}
 			want := refFunnel(t, conn, q.biz, q.date, strings.Split(q.steps, ","), q.window)
@@ -353,7 +364,7 @@ func TestDashboards(t *testing.T) {
 	})
 
 	t.Run("live funnel: snapshot + rows after the cut", func(t *testing.T) {
-		testLiveFunnel(t, addr, db, conn, today, clock, fetch)
+		testLiveFunnel(t, addr, db, conn, today, clock, fetch, fetchFrom)
 	})
 
 	t.Run("analysis from uv spans: the same answers, late rows seen", func(t *testing.T) {
@@ -375,7 +386,7 @@ func TestDashboards(t *testing.T) {
 		}
 		for _, c := range cases {
 			path := fmt.Sprintf("/api/dash/video/analysis?from=%s&to=%s&granularity=%s&metrics=pv,uv,avg_value%s", from, todayS, c.gran, c.filters)
-			st, m := fetch(path)
+			st, m, source := fetchFrom("analysis", path)
 			if st != 200 {
 				t.Fatalf("%s: status %d %v", path, st, m)
 			}
@@ -393,8 +404,11 @@ func TestDashboards(t *testing.T) {
 				t.Errorf("%s: %d buckets; want %d (gaps filled)", path, got, wantN)
 			}
 			checkSeries(t, d["series"].([]any), d["totals"].(map[string]any), ref, tot)
-			if d["source"] != c.table {
-				t.Errorf("%s: answered from %v; want %s (smallest covering rollup)", path, d["source"], c.table)
+			if _, ok := d["source"]; ok {
+				t.Errorf("%s: the answer names its source", path)
+			}
+			if source != c.table {
+				t.Errorf("%s: answered from %v; want %s (smallest covering rollup)", path, source, c.table)
 			}
 		}
 	})
@@ -420,8 +434,8 @@ func TestDashboards(t *testing.T) {
 		// reads; before it (the view may be), the snapshot no longer holds
 		// and the per-user states, filled inside the INSERT, answer.
 		funnel := func() []uint64 {
-			st, m := fetch("/api/dash/pet/funnel?steps=view,click&window=3600")
-			if tb := data(t, m)["table"]; st != 200 || tb != "funnel_snapshots" && tb != "agg_funnel_user_day" {
+			st, m, tb := fetchFrom("funnel", "/api/dash/pet/funnel?steps=view,click&window=3600")
+			if st != 200 || tb != "funnel_snapshots" && tb != "agg_funnel_user_day" {
 				t.Fatalf("funnel: %d %v", st, m)
 			}
 			var out []uint64
@@ -661,9 +675,9 @@ func testUVSpans(t *testing.T, addr, db string, conn driver.Conn, today time.Tim
 }
 
 // filtersOf parses an analysis query's filter parameters.
-func filtersOf(q string) dao.Filters {
+func filtersOf(q string) model.Filters {
 	v, _ := url.ParseQuery(strings.TrimPrefix(q, "&"))
-	return dao.Filters{Event: v.Get("event"), Platform: v.Get("platform"), Region: v.Get("region")}
+	return model.Filters{Event: v.Get("event"), Platform: v.Get("platform"), Region: v.Get("region")}
 }
 
 // findPoint returns the series point of day (YYYY-MM-DD), nil if none.
@@ -701,7 +715,7 @@ func refWindowFunnel(t testing.TB, conn driver.Conn, biz string, from, to time.T
 // snapshot, rows inserted after the cut (in the next answer), rows
 // inserted late before it (fallback, then a full rebuild), a lost Join
 // table, the end of the day, yesterday, and prefixes over HTTP.
-func testLiveFunnel(t *testing.T, addr, db string, conn driver.Conn, today time.Time, clock dashClock, fetch func(string) (int, map[string]any)) {
+func testLiveFunnel(t *testing.T, addr, db string, conn driver.Conn, today time.Time, clock dashClock, fetch func(string) (int, map[string]any), fetchFrom func(kind, path string) (int, map[string]any, string)) {
 	ch, err := chclient.New(config.ClickHouse{Addr: addr, Database: db, User: "default", PoolSize: 2,
 		DialTimeout: time.Second, QueryTimeout: 30 * time.Second, MaxExecutionTime: 30 * time.Second})
 	if err != nil {
@@ -763,7 +777,7 @@ func testLiveFunnel(t *testing.T, addr, db string, conn driver.Conn, today time.
 	insert(t, conn, &c)
 
 	end := today.AddDate(0, 0, 1)
-	check := func(name string, day time.Time, run dao.FunnelStateRun) {
+	check := func(name string, day time.Time, run model.FunnelStateRun) {
 		t.Helper()
 		if want, _ := refWindowFunnel(t, conn, biz, day, run.Cut); run.Users != want {
 			t.Errorf("%s: snapshot at %s holds %v; windowFunnel before the cut %v", name, run.Cut.Format("15:04:05"), run.Users, want)
@@ -780,7 +794,7 @@ func testLiveFunnel(t *testing.T, addr, db string, conn driver.Conn, today time.
 			t.Errorf("%s: live %v from %s; windowFunnel %v from funnel_state", name, got, table, want)
 		}
 	}
-	build := func(day time.Time, hms, mode string) dao.FunnelStateRun {
+	build := func(day time.Time, hms, mode string) model.FunnelStateRun {
 		t.Helper()
 		cut := day.AddDate(0, 0, 1)
 		if hms != "24:00:00" {
@@ -848,8 +862,8 @@ func testLiveFunnel(t *testing.T, addr, db string, conn driver.Conn, today time.
 	// Prefixes over HTTP (not the home funnel, so live).
 	want, _ = refWindowFunnel(t, conn, biz, today, end)
 	for _, steps := range []string{"view,click", "view,click,cart"} {
-		st, m := fetch("/api/dash/" + biz + "/funnel?steps=" + steps + "&window=3600")
-		if st != 200 || data(t, m)["table"] != dao.TableFunnelState {
+		st, m, source := fetchFrom("funnel", "/api/dash/"+biz+"/funnel?steps="+steps+"&window=3600")
+		if st != 200 || source != dao.TableFunnelState {
 			t.Fatalf("%s: %d %v", steps, st, m)
 		}
 		for i, s := range data(t, m)["steps"].([]any) {
@@ -860,7 +874,7 @@ func testLiveFunnel(t *testing.T, addr, db string, conn driver.Conn, today time.
 	}
 	// Other steps or windows: raw events.
 	for _, q := range []string{"steps=view,cart&window=3600", "steps=view,click,cart,order&window=1800"} {
-		if st, m := fetch("/api/dash/" + biz + "/funnel?" + q); st != 200 || data(t, m)["table"] != "events" {
+		if st, m, source := fetchFrom("funnel", "/api/dash/"+biz+"/funnel?"+q); st != 200 || source != "events" {
 			t.Errorf("%s: %d %v; want events", q, st, m)
 		}
 	}
@@ -1019,3 +1033,35 @@ func TestSchedulerSingleRun(t *testing.T) {
 // authHeaders log in as the demo administrator (bizline:*), since the
 // dashboards require the bizline:{biz} permission.
 func authHeaders() []string { return []string{"Authorization", "Bearer demo-admin"} }
+
+// dashSources scrapes wings_dash_sources_total{kind} by source.
+func dashSources(t testing.TB, server, kind string) map[string]float64 {
+	t.Helper()
+	r := get(t, server+"/metrics")
+	out := map[string]float64{}
+	for _, line := range strings.Split(string(r.Body), "\n") {
+		if !strings.HasPrefix(line, "wings_dash_sources_total{") || !strings.Contains(line, `kind="`+kind+`"`) {
+			continue
+		}
+		_, rest, ok := strings.Cut(line, `source="`)
+		src, _, ok2 := strings.Cut(rest, `"`)
+		var v float64
+		if _, err := fmt.Sscanf(line[strings.LastIndexByte(line, ' ')+1:], "%g", &v); ok && ok2 && err == nil {
+			out[src] = v
+		}
+	}
+	return out
+}
+
+// answeredFrom names the sources counted between two scrapes ("" when
+// none, joined by commas when several).
+func answeredFrom(before, after map[string]float64) string {
+	var got []string
+	for src, n := range after {
+		if n > before[src] {
+			got = append(got, src)
+		}
+	}
+	sort.Strings(got)
+	return strings.Join(got, ",")
+}

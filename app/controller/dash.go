@@ -8,21 +8,16 @@ import (
 
 	"github.com/labstack/echo/v4"
 
-	"github.com/wings-bff/wings/app/dao"
+	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/app/service"
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
-// Limits of the analysis range, in days (inclusive).
-const (
-	MaxDaysDaily  = 92
-	MaxDaysHourly = 7
-	maxPastDays   = 400
-)
+// maxPastDays is how far back a date may be.
+const maxPastDays = 400
 
 var (
-	steps       = []string{"view", "click", "cart", "order"}
 	metricNames = []string{"pv", "uv", "avg_value"}
 	dimRe       = regexp.MustCompile(`^[a-z0-9_]{1,32}$`)
 )
@@ -31,6 +26,7 @@ var (
 type DashController struct {
 	svc   *service.DashService
 	lines map[string]bool
+	steps []string // the accepted events and funnel steps
 }
 
 // NewDashController returns a controller accepting the business lines in
@@ -40,7 +36,7 @@ func NewDashController(svc *service.DashService, lines []string) *DashController
 	for _, l := range lines {
 		m[l] = true
 	}
-	return &DashController{svc: svc, lines: m}
+	return &DashController{svc: svc, lines: m, steps: model.FunnelSteps()}
 }
 
 func (ctl *DashController) biz(c echo.Context) (string, error) {
@@ -111,7 +107,7 @@ func (ctl *DashController) Realtime(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	event, err := oneOf(c, "event", service.HomeEvent, steps)
+	event, err := oneOf(c, "event", model.HomeEvent, ctl.steps)
 	if err != nil {
 		return err
 	}
@@ -136,7 +132,7 @@ func (ctl *DashController) Ranking(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	event, err := oneOf(c, "event", service.HomeEvent, steps)
+	event, err := oneOf(c, "event", model.HomeEvent, ctl.steps)
 	if err != nil {
 		return err
 	}
@@ -186,11 +182,11 @@ func (ctl *DashController) Funnel(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := list(c, "steps", service.HomeSteps, steps, 2)
+	st, err := list(c, "steps", model.FunnelSteps(), ctl.steps, 2)
 	if err != nil {
 		return err
 	}
-	window, err := intParam(c, "window", service.HomeWindow, 1, 86400)
+	window, err := intParam(c, "window", model.FunnelWindow, 1, 86400)
 	if err != nil {
 		return err
 	}
@@ -237,9 +233,9 @@ func (ctl *DashController) Analysis(c echo.Context) error {
 		return apperr.BadParam("from: %s is after to (%s)", from.Format(time.DateOnly), to.Format(time.DateOnly))
 	}
 	days := int(to.Sub(from).Hours()/24+0.5) + 1
-	maxDays := MaxDaysDaily
+	maxDays := model.MaxDaysDaily
 	if gran == "hour" {
-		maxDays = MaxDaysHourly
+		maxDays = model.MaxDaysHourly
 	}
 	if days > maxDays {
 		return apperr.BadParam("to: range of %d days is too long for granularity=%s (max %d)", days, gran, maxDays)
@@ -248,8 +244,8 @@ func (ctl *DashController) Analysis(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	var f dao.Filters
-	if f.Event, err = oneOf(c, "event", "", steps); err != nil {
+	var f model.Filters
+	if f.Event, err = oneOf(c, "event", "", ctl.steps); err != nil {
 		return err
 	}
 	if f.Platform, err = dim(c, "platform"); err != nil {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/chclient"
 )
 
@@ -50,7 +51,7 @@ const TableFunnelState = "funnel_snapshots"
 
 const (
 	funnelScale     = 4
-	funnelScaledWin = FunnelRollupWindow*funnelScale + funnelScale - 1
+	funnelScaledWin = model.FunnelWindow*funnelScale + funnelScale - 1
 	// funnelBucket is the granularity of funnel_counts and of cuts.
 	funnelBucket = 10 * time.Second
 	// funnelMinLag and funnelMaxLag bound how far behind now a cut is
@@ -260,33 +261,18 @@ func (d *AnalyticsDAO) funnelFromState(ctx context.Context, ch *chclient.Client,
 	return out, true, nil
 }
 
-// FunnelStateRun says what one RefreshFunnelState or BuildFunnelState did.
-type FunnelStateRun struct {
-	// Mode is "none" (nothing to do), "small" (a day too small for a first
-	// snapshot), "advance" (a later cut, no new rows: same state),
-	// "incremental" (previous state + the rows since its cut) or "full"
-	// (from the day's rows).
-	Mode string
-	// Late is true when rows arrived before the previous cut after it was
-	// taken (the reason for a full run).
-	Late  bool
-	Cut   time.Time
-	Lag   time.Duration
-	Users [4]uint64
-}
-
 // RefreshFunnelState advances the live funnel state of biz on the day that
 // starts at day (in the configured zone) to a cut its lag behind now (the
 // day's end once that has passed). The dash_precompute job calls it for
 // today and, for a while after midnight, yesterday.
-func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (FunnelStateRun, error) {
+func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (model.FunnelStateRun, error) {
 	ch, f, err := d.funnelClient(biz, day)
 	if err != nil {
-		return FunnelStateRun{}, err
+		return model.FunnelStateRun{}, err
 	}
 	prev, err := d.latestFunnelSnapshot(ctx, ch, f)
 	if err != nil {
-		return FunnelStateRun{}, chErr(err)
+		return model.FunnelStateRun{}, chErr(err)
 	}
 	lag := funnelMinLag
 	if prev != nil {
@@ -297,7 +283,7 @@ func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, 
 		cut = f.end
 	}
 	if !cut.After(f.start) {
-		return FunnelStateRun{Mode: "none"}, nil
+		return model.FunnelStateRun{Mode: "none"}, nil
 	}
 	if prev != nil && cut.Before(prev.Cut) {
 		cut = prev.Cut
@@ -305,10 +291,10 @@ func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, 
 	if prev == nil {
 		_, _, total, err := funnelRows(ctx, ch, f, cut, cut)
 		if err != nil {
-			return FunnelStateRun{}, chErr(err)
+			return model.FunnelStateRun{}, chErr(err)
 		}
 		if total < funnelMinRows {
-			return FunnelStateRun{Mode: "small"}, nil
+			return model.FunnelStateRun{Mode: "small"}, nil
 		}
 	}
 	return d.buildFunnelState(ctx, ch, f, cut, prev)
@@ -317,17 +303,17 @@ func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, 
 // BuildFunnelState takes a snapshot of biz's funnel on the day starting at
 // day at cut (a multiple of 10 s inside the day). The benchmark uses it to
 // place the cut where the rows after it match a given tail.
-func (d *AnalyticsDAO) BuildFunnelState(ctx context.Context, biz string, day, cut time.Time) (FunnelStateRun, error) {
+func (d *AnalyticsDAO) BuildFunnelState(ctx context.Context, biz string, day, cut time.Time) (model.FunnelStateRun, error) {
 	ch, f, err := d.funnelClient(biz, day)
 	if err != nil {
-		return FunnelStateRun{}, err
+		return model.FunnelStateRun{}, err
 	}
 	if cut.Before(f.start) || cut.After(f.end) || !cut.Equal(cut.Truncate(funnelBucket)) {
-		return FunnelStateRun{}, fmt.Errorf("analytics: funnel cut %s outside %s or not on a %s boundary", cut, f.date(), funnelBucket)
+		return model.FunnelStateRun{}, fmt.Errorf("analytics: funnel cut %s outside %s or not on a %s boundary", cut, f.date(), funnelBucket)
 	}
 	prev, err := d.latestFunnelSnapshot(ctx, ch, f)
 	if err != nil {
-		return FunnelStateRun{}, chErr(err)
+		return model.FunnelStateRun{}, chErr(err)
 	}
 	return d.buildFunnelState(ctx, ch, f, cut, prev)
 }
@@ -353,8 +339,8 @@ func (d *AnalyticsDAO) funnelDay(biz string, day time.Time) (funnelDay, error) {
 	return funnelDay{biz: biz, start: start, end: start.AddDate(0, 0, 1)}, nil
 }
 
-func (d *AnalyticsDAO) buildFunnelState(ctx context.Context, ch *chclient.Client, f funnelDay, cut time.Time, prev *funnelSnapshot) (FunnelStateRun, error) {
-	run := FunnelStateRun{Cut: cut, Lag: funnelMinLag}
+func (d *AnalyticsDAO) buildFunnelState(ctx context.Context, ch *chclient.Client, f funnelDay, cut time.Time, prev *funnelSnapshot) (model.FunnelStateRun, error) {
+	run := model.FunnelStateRun{Cut: cut, Lag: funnelMinLag}
 	prevCut := cut
 	if prev != nil {
 		prevCut = prev.Cut
@@ -445,7 +431,7 @@ func (d *AnalyticsDAO) writeFunnelState(ctx context.Context, ch *chclient.Client
 		if err := funnelEventsComplete(ctx, ch, f); err != nil {
 			return err
 		}
-		recent := cut.Add(-FunnelRollupWindow * time.Second)
+		recent := cut.Add(-model.FunnelWindow * time.Second)
 		if recent.Before(f.start) {
 			recent = f.start
 		}
@@ -586,10 +572,22 @@ func newFunnelID() uint64 {
 
 func funnelIDTime(id uint64) time.Time { return time.Unix(0, int64(id)) }
 
-// funnelCleanup rate-limits cleanupFunnelState (it lists system tables).
-var funnelCleanup struct {
-	sync.Mutex
+// cleanupGate rate-limits cleanupFunnelState (it lists system tables):
+// one per dao, shared by its copies.
+type cleanupGate struct {
+	mu   sync.Mutex
 	last time.Time
+}
+
+// allow reports whether a cleanup may run at now, and if so records it.
+func (g *cleanupGate) allow(now time.Time) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if now.Sub(g.last) < time.Minute {
+		return false
+	}
+	g.last = now
+	return true
 }
 
 // cleanupFunnelState drops the tables of states that no longer serve:
@@ -598,15 +596,10 @@ var funnelCleanup struct {
 // and older than funnelOrphan (a run that died). Nothing that is read
 // elsewhere is altered. Errors are ignored: the next run tries again.
 func (d *AnalyticsDAO) cleanupFunnelState(ctx context.Context, ch *chclient.Client, day time.Time) {
-	funnelCleanup.Lock()
-	if time.Since(funnelCleanup.last) < time.Minute {
-		funnelCleanup.Unlock()
+	now := time.Now()
+	if !d.cleanup.allow(now) {
 		return
 	}
-	funnelCleanup.last = time.Now()
-	funnelCleanup.Unlock()
-
-	now := time.Now()
 	var refs []struct {
 		State uint64 `ch:"state"`
 		Live  uint8  `ch:"live"`

@@ -10,33 +10,22 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 
+	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/chclient"
+	"github.com/wings-bff/wings/framework/olap"
 )
 
-// UV spans (migration 005): a day-granularity range with UV merges every
-// day's uniqCombined(17) state of its rollup key, and on 18.16 each merge
-// of a large state costs ~1 ms and each day's estimate about as much: 90
-// days of a big line took ~0.5 s. The spans job (RefreshSpans) stores, for
-// the keys whose states are large, every closed day's finished numbers and
-// the states pre-merged over aligned spans of 1, 2, 4, ... 64 days. A range
-// query then reads its closed days' UV and merges at most ~2 x log2(n)
-// spans, plus the states of the days no valid span holds (today, late
-// rows). A span is valid while its pv equals the live rollup's pv over its
-// days, checked on every query, so spans never change an answer: merging
-// uniqCombined states is a union, the same estimate in any grouping.
+// UV spans (migration 005): the spans job (RefreshSpans) keeps, for the
+// keys whose UV states are large, every closed day's finished numbers and
+// the states pre-merged over aligned spans (framework/olap's planner says
+// which to read and which to rebuild), in agg_uv_span.
 
 const (
 	// TableUVSpan holds the spans.
 	TableUVSpan = "agg_uv_span"
 	// SpanHorizonDays is how many closed days before today the job keeps
 	// spans for: the longest day-granularity analysis.
-	SpanHorizonDays = 92
-	// minSpanDays and maxSpanDays bound the spans that hold states. A
-	// closed day has a row too, with its finished UV and no state: the
-	// rollup already holds the day's states, and a copy would double the
-	// table for the few edge days a range merges (at most 2 x 3).
-	minSpanDays = 4
-	maxSpanDays = 64
+	SpanHorizonDays = model.MaxDaysDaily
 	// spanStatementTimeout bounds each of the job's statements, and
 	// spanChunkDays the days of the rollup one statement reads.
 	spanStatementTimeout = 2 * time.Minute
@@ -51,16 +40,14 @@ type spanVariant struct {
 	event, platform, region bool
 }
 
-// spanVariants are the key shapes Route can pick for a day query.
-var spanVariants = []spanVariant{
-	{TableLineDay, true, false, false},
-	{TableLineDay, false, false, false},
-	{TablePlatformAny, false, true, false},
-	{TablePlatformDay, true, true, false},
-	{TableRegionAny, false, false, true},
-	{TableRegionDay, true, false, true},
-	{TableDimsDay, true, true, true},
-	{TableDimsDay, false, true, true},
+// spanVariants returns the key shapes Route can pick for a day query.
+func spanVariants() []spanVariant {
+	var out []spanVariant
+	for _, k := range dashSchema.KeyShapes(olap.Day) {
+		out = append(out, spanVariant{table: k.Rollup.Table, event: slices.Contains(k.Dims, dimEvent),
+			platform: slices.Contains(k.Dims, dimPlatform), region: slices.Contains(k.Dims, dimRegion)})
+	}
+	return out
 }
 
 func (v spanVariant) col(has bool, name string) string {
@@ -90,98 +77,16 @@ func (v spanVariant) groupBy() string {
 	return strings.Join(cols, ", ")
 }
 
-// dayNumber is the day number (days since 1970-01-01, ClickHouse's Date)
-// of the calendar date of t in its own location.
-func dayNumber(t time.Time) int {
-	return int(time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC).Unix() / 86400)
-}
-
-// dayDate is the Date literal of day number n.
-func dayDate(n int) string {
-	return time.Unix(int64(n)*86400, 0).UTC().Format(time.DateOnly)
-}
-
-// spanRow is one stored span: days from start (day numbers), its pv, its
-// finished UV and its tag.
-type spanRow struct {
-	start, days int
-	pv, uv, tag uint64
-}
-
-// spanPlan is how a range query reads its UV: the spans in the merge, the days whose rollup states join them (edge days no span
-// covers), the finished UV of each day with a valid one-day row, and the
-// days (with events) without one, whose UV is estimated from the states.
-type spanPlan struct {
-	spans     []spanRow
-	rangeDays []int
-	dayUV     map[int]uint64
-	missing   []int
-}
-
-// planSpans plans the range [from, to) (day numbers) given the live pv of
-// each day with events and the stored rows. A row is valid when its pv
-// equals the live pv over its days; the range is cut into the largest
-// aligned spans, and an invalid or missing span is split in halves down
-// to minSpanDays, below which days come from the rollup's states.
-func planSpans(from, to int, live map[int]uint64, rows []spanRow) spanPlan {
-	sum := func(start, days int) uint64 {
-		var n uint64
-		for d := start; d < start+days; d++ {
-			n += live[d]
-		}
-		return n
-	}
-	valid := make(map[[2]int]spanRow, len(rows))
-	for _, r := range rows {
-		if r.days >= 1 && r.start >= from && r.start+r.days <= to && r.pv > 0 && r.pv == sum(r.start, r.days) {
-			valid[[2]int{r.start, r.days}] = r
-		}
-	}
-	p := spanPlan{dayUV: map[int]uint64{}}
-	var cover func(start, days int)
-	cover = func(start, days int) {
-		switch r, ok := valid[[2]int{start, days}]; {
-		case sum(start, days) == 0:
-		case days >= minSpanDays && ok:
-			p.spans = append(p.spans, r)
-		case days > 1:
-			cover(start, days/2)
-			cover(start+days/2, days/2)
-		default:
-			p.rangeDays = append(p.rangeDays, start)
-		}
-	}
-	for a := from; a < to; {
-		k := 1
-		for k < maxSpanDays && a%(2*k) == 0 && a+2*k <= to {
-			k *= 2
-		}
-		cover(a, k)
-		a += k
-	}
-	for d := from; d < to; d++ {
-		if live[d] == 0 {
-			continue
-		}
-		if r, ok := valid[[2]int{d, 1}]; ok {
-			p.dayUV[d] = r.uv
-		} else {
-			p.missing = append(p.missing, d)
-		}
-	}
-	return p
-}
-
 // spanKeyWhere selects one key's spans; the arguments are spanKeyArgs.
 const spanKeyWhere = "source = @rollup AND business_line = @biz AND event = @event AND platform = @platform AND region = @region"
 
-func spanKeyArgs(table, biz string, f Filters) []any {
+func spanKeyArgs(table, biz string, f model.Filters) []any {
 	return []any{clickhouse.Named("rollup", table), clickhouse.Named("biz", biz),
 		clickhouse.Named("event", f.Event), clickhouse.Named("platform", f.Platform), clickhouse.Named("region", f.Region)}
 }
 
 // filterWhere appends the filters of f to a rollup query.
-func filterWhere(where string, args []any, f Filters) (string, []any) {
+func filterWhere(where string, args []any, f model.Filters) (string, []any) {
 	if f.Event != "" {
 		where += " AND event = @event"
 		args = append(args, clickhouse.Named("event", f.Event))
@@ -199,8 +104,8 @@ func filterWhere(where string, args []any, f Filters) (string, []any) {
 
 // spanSeries answers a day query with UV from the spans: false when the
 // key has none (the caller merges the states as before).
-func (d *AnalyticsDAO) spanSeries(ctx context.Context, ch *chclient.Client, table, biz string, from, to time.Time, f Filters) ([]Bucket, Bucket, bool, error) {
-	fromN, toN := dayNumber(from), dayNumber(to)
+func (d *AnalyticsDAO) spanSeries(ctx context.Context, ch *chclient.Client, table, biz string, from, to time.Time, f model.Filters) ([]model.Bucket, model.Bucket, bool, error) {
+	fromN, toN := olap.DayNumber(from), olap.DayNumber(to)
 	var cat []struct {
 		Days  uint16    `ch:"days"`
 		Start time.Time `ch:"start"`
@@ -208,60 +113,60 @@ func (d *AnalyticsDAO) spanSeries(ctx context.Context, ch *chclient.Client, tabl
 		UV    uint64    `ch:"uv_n"`
 		Tag   uint64    `ch:"tag"`
 	}
-	args := append(spanKeyArgs(table, biz, f), clickhouse.Named("from", dayDate(fromN)), clickhouse.Named("to", dayDate(toN)))
+	args := append(spanKeyArgs(table, biz, f), clickhouse.Named("from", olap.DayDate(fromN)), clickhouse.Named("to", olap.DayDate(toN)))
 	err := ch.Select(ctx, &cat, "SELECT days, start, pv, uv_n, tag FROM "+TableUVSpan+" WHERE "+spanKeyWhere+
 		" AND start >= toDate(@from) AND start < toDate(@to)", args...)
 	if err != nil || len(cat) == 0 {
-		return nil, Bucket{}, false, err
+		return nil, model.Bucket{}, false, err
 	}
 	rows, tot, err := d.stateSeries(ctx, ch, table, biz, from, to, f, false)
 	if err != nil {
-		return nil, Bucket{}, false, err
+		return nil, model.Bucket{}, false, err
 	}
 	live := make(map[int]uint64, len(rows))
 	for _, b := range rows {
-		live[dayNumber(b.Time)] = b.PV
+		live[olap.DayNumber(b.Time)] = b.PV
 	}
-	stored := make([]spanRow, len(cat))
+	stored := make([]olap.SpanRow, len(cat))
 	for i, c := range cat {
-		stored[i] = spanRow{start: dayNumber(c.Start), days: int(c.Days), pv: c.PV, uv: c.UV, tag: c.Tag}
+		stored[i] = olap.SpanRow{Start: olap.DayNumber(c.Start), Days: int(c.Days), PV: c.PV, UV: c.UV, Tag: c.Tag}
 	}
-	p := planSpans(fromN, toN, live, stored)
-	tot.Spans = len(p.spans) + len(p.dayUV) // rows read: spans merged, days' finished UVs
+	p := olap.PlanSpans(fromN, toN, live, stored)
+	tot.Spans = len(p.Spans) + len(p.DayUV) // rows read: spans merged, days' finished UVs
 
 	var parts []string
 	args = spanKeyArgs(table, biz, f)
-	if len(p.spans) > 0 {
+	if len(p.Spans) > 0 {
 		// The tags pick the rows; lengths and starts narrow the primary-key
 		// range, so only their granules' states are read. t is
 		// materialized: 18.16 refuses a UNION ALL whose column is constant
 		// in one branch only.
-		tags := make([]any, len(p.spans))
+		tags := make([]any, len(p.Spans))
 		var lengths []any
-		lo, hi := p.spans[0].start, p.spans[0].start
-		for i, r := range p.spans {
-			tags[i] = r.tag
-			if !slices.Contains(lengths, any(r.days)) {
-				lengths = append(lengths, r.days)
+		lo, hi := p.Spans[0].Start, p.Spans[0].Start
+		for i, r := range p.Spans {
+			tags[i] = r.Tag
+			if !slices.Contains(lengths, any(r.Days)) {
+				lengths = append(lengths, r.Days)
 			}
-			lo, hi = min(lo, r.start), max(hi, r.start)
+			lo, hi = min(lo, r.Start), max(hi, r.Start)
 		}
 		parts = append(parts, "SELECT materialize(toDate('1970-01-01')) AS t, uv FROM "+TableUVSpan+" WHERE "+spanKeyWhere+
 			" AND days IN @lengths AND start >= toDate(@lo) AND start <= toDate(@hi) AND tag IN @tags")
 		args = append(args, clickhouse.Named("tags", clickhouse.GroupSet{Value: tags}), clickhouse.Named("lengths", clickhouse.GroupSet{Value: lengths}),
-			clickhouse.Named("lo", dayDate(lo)), clickhouse.Named("hi", dayDate(hi)))
+			clickhouse.Named("lo", olap.DayDate(lo)), clickhouse.Named("hi", olap.DayDate(hi)))
 	}
-	if len(p.rangeDays)+len(p.missing) > 0 {
+	if len(p.RangeDays)+len(p.Missing) > 0 {
 		// The edge days join the range merge; the days without a finished
 		// UV also get their own estimate (t), the others share the tags'.
-		days := make([]any, 0, len(p.rangeDays)+len(p.missing))
-		for _, n := range slices.Concat(p.rangeDays, p.missing) {
-			days = append(days, dayDate(n))
+		days := make([]any, 0, len(p.RangeDays)+len(p.Missing))
+		for _, n := range slices.Concat(p.RangeDays, p.Missing) {
+			days = append(days, olap.DayDate(n))
 		}
-		missing := make([]any, 0, len(p.missing)+1)
+		missing := make([]any, 0, len(p.Missing)+1)
 		missing = append(missing, "1970-01-01") // never empty: IN () is a syntax error
-		for _, n := range p.missing {
-			missing = append(missing, dayDate(n))
+		for _, n := range p.Missing {
+			missing = append(missing, olap.DayDate(n))
 		}
 		// The rollup's filters use the same names as spanKeyArgs: bound once.
 		where, _ := filterWhere(" WHERE business_line = @biz AND day IN @days", nil, f)
@@ -272,15 +177,15 @@ func (d *AnalyticsDAO) spanSeries(ctx context.Context, ch *chclient.Client, tabl
 		q := "SELECT t, uniqCombinedMerge(17)(uv) AS u FROM (" + strings.Join(parts, " UNION ALL ") + ") GROUP BY t WITH TOTALS"
 		est, total, err := d.uvGroups(ctx, ch, q, args)
 		if err != nil {
-			return nil, Bucket{}, false, err
+			return nil, model.Bucket{}, false, err
 		}
 		tot.UV = total
-		for _, n := range p.missing {
-			p.dayUV[n] = est[n]
+		for _, n := range p.Missing {
+			p.DayUV[n] = est[n]
 		}
 	}
 	for i := range rows {
-		rows[i].UV = p.dayUV[dayNumber(rows[i].Time)]
+		rows[i].UV = p.DayUV[olap.DayNumber(rows[i].Time)]
 	}
 	return rows, tot, true, nil
 }
@@ -302,7 +207,7 @@ func (d *AnalyticsDAO) uvGroups(ctx context.Context, ch *chclient.Client, q stri
 		if err := rows.Scan(&t, &u); err != nil {
 			return nil, 0, err
 		}
-		out[dayNumber(t)] = u
+		out[olap.DayNumber(t)] = u
 	}
 	if err := rows.Err(); err != nil {
 		return nil, 0, err
@@ -335,12 +240,12 @@ func (d *AnalyticsDAO) RefreshSpans(ctx context.Context, today time.Time, minUV 
 	}
 	// A first run merges every day of the horizon: far more than a request.
 	ch = ch.WithTimeout(max(ch.Timeout(), spanStatementTimeout))
-	todayN := dayNumber(today)
+	todayN := olap.DayNumber(today)
 	horizon := todayN - SpanHorizonDays
 	ver := uint64(time.Now().UnixNano())
 	var run SpanRun
 	var errs []error
-	for _, v := range spanVariants {
+	for _, v := range spanVariants() {
 		if err := d.refreshVariant(ctx, ch, v, horizon, todayN, minUV, ver, &run); err != nil {
 			errs = append(errs, fmt.Errorf("spans of %s (%s): %w", v.table, v.groupBy(), err))
 			if ctx.Err() != nil {
@@ -364,7 +269,7 @@ func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, 
 	err := ch.Select(ctx, &big, "SELECT "+key+" AS k FROM "+v.table+" WHERE day = toDate(@day) AND k IN (SELECT "+key+
 		" FROM "+v.table+" WHERE day = toDate(@day) GROUP BY "+v.groupBy()+" HAVING countMerge(pv) >= @min)"+
 		" GROUP BY "+v.groupBy()+" HAVING uniqCombinedMerge(17)(uv) >= @min",
-		clickhouse.Named("day", dayDate(todayN-1)), clickhouse.Named("min", minUV))
+		clickhouse.Named("day", olap.DayDate(todayN-1)), clickhouse.Named("min", minUV))
 	if err != nil || len(big) == 0 {
 		return err
 	}
@@ -374,7 +279,7 @@ func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, 
 	for i, b := range big {
 		keys[i], keyNs[i] = b.K, b.K
 	}
-	rangeArgs := []any{clickhouse.Named("from", dayDate(horizon)), clickhouse.Named("to", dayDate(todayN)),
+	rangeArgs := []any{clickhouse.Named("from", olap.DayDate(horizon)), clickhouse.Named("to", olap.DayDate(todayN)),
 		clickhouse.Named("keys", clickhouse.GroupSet{Value: keys})}
 
 	var liveRows []struct {
@@ -392,7 +297,7 @@ func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, 
 		if live[r.K] == nil {
 			live[r.K] = map[int]uint64{}
 		}
-		live[r.K][dayNumber(r.Day)] = r.PV
+		live[r.K][olap.DayNumber(r.Day)] = r.PV
 	}
 	var storedRows []struct {
 		K     uint64    `ch:"k"`
@@ -409,16 +314,16 @@ func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, 
 	}
 	stored := map[[3]uint64]uint64{} // (key, start, days) -> pv of the latest version
 	for _, r := range storedRows {
-		stored[[3]uint64{r.K, uint64(dayNumber(r.Start)), uint64(r.Days)}] = r.PV
+		stored[[3]uint64{r.K, uint64(olap.DayNumber(r.Start)), uint64(r.Days)}] = r.PV
 	}
 
 	// Level by level: the rows whose stored pv differs from the live pv
 	// over their days (late rows, or never built) are rebuilt in one
 	// statement per level, for the stale keys x the stale starts.
-	for _, lvl := range staleSpans(horizon, todayN, keyNs, live, stored) {
-		days, starts := lvl.days, lvl.starts
-		staleKeys := make([]any, len(lvl.keys))
-		for i, k := range lvl.keys {
+	for _, lvl := range olap.StaleSpans(horizon, todayN, keyNs, live, stored) {
+		days, starts := lvl.Days, lvl.Starts
+		staleKeys := make([]any, len(lvl.Keys))
+		for i, k := range lvl.Keys {
 			staleKeys[i] = k
 		}
 		// Statements that read the rollup cover at most spanChunkDays days
@@ -426,7 +331,7 @@ func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, 
 		// statements rather than one that outgrows its timeout as data
 		// grows; longer spans merge their halves in agg_uv_span, small.
 		size := len(starts)
-		if days <= minSpanDays {
+		if days <= olap.MinSpanDays {
 			size = max(1, spanChunkDays/days)
 		}
 		for chunk := range slices.Chunk(starts, size) {
@@ -440,77 +345,13 @@ func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, 
 	return nil
 }
 
-// spanLengths are the lengths of the rows the job keeps: finished days,
-// then the spans of minSpanDays..maxSpanDays days that hold states.
-func spanLengths() []int {
-	lengths := []int{1}
-	for days := minSpanDays; days <= maxSpanDays; days *= 2 {
-		lengths = append(lengths, days)
-	}
-	return lengths
-}
-
-// spanStarts are the starts of the aligned rows of length days that lie
-// wholly inside [horizon, today): a start is a multiple of days.
-func spanStarts(days, horizon, today int) []int {
-	var starts []int
-	for start := (horizon + days - 1) / days * days; start+days <= today; start += days {
-		starts = append(starts, start)
-	}
-	return starts
-}
-
-// spanLevel is the job's work at one row length: the starts to build and
-// the keys stale at any of them.
-type spanLevel struct {
-	days   int
-	starts []int
-	keys   []uint64
-}
-
-// staleSpans plans a run of the job: level by level, the aligned rows in
-// [horizon, today) whose stored pv (by key, start, days) differs from the
-// live pv over their days, which are the rows never built and the rows a
-// late event made stale. Days without events need no row. It depends on
-// day numbers only, so it behaves the same on every day of the year.
-func staleSpans(horizon, today int, keys []uint64, live map[uint64]map[int]uint64, stored map[[3]uint64]uint64) []spanLevel {
-	var levels []spanLevel
-	for _, days := range spanLengths() {
-		lvl := spanLevel{days: days}
-		seen := map[uint64]bool{}
-		for _, start := range spanStarts(days, horizon, today) {
-			stale := false
-			for _, k := range keys {
-				var want uint64
-				for dn := start; dn < start+days; dn++ {
-					want += live[k][dn]
-				}
-				if want > 0 && stored[[3]uint64{k, uint64(start), uint64(days)}] != want {
-					stale = true
-					if !seen[k] {
-						seen[k] = true
-						lvl.keys = append(lvl.keys, k)
-					}
-				}
-			}
-			if stale {
-				lvl.starts = append(lvl.starts, start)
-			}
-		}
-		if len(lvl.starts) > 0 {
-			levels = append(levels, lvl)
-		}
-	}
-	return levels
-}
-
 // buildSpans writes the rows of length days at starts for keys: a day's
-// pv and finished UV from the rollup; a minSpanDays span's pv and state
+// pv and finished UV from the rollup; a olap.MinSpanDays span's pv and state
 // from the rollup; a longer one's from the latest versions of its halves.
 func (d *AnalyticsDAO) buildSpans(ctx context.Context, ch *chclient.Client, v spanVariant, days int, startNs []int, keys []any, ver uint64) error {
 	starts := make([]any, len(startNs))
 	for i, n := range startNs {
-		starts[i] = dayDate(n)
+		starts[i] = olap.DayDate(n)
 	}
 	const into = "INSERT INTO " + TableUVSpan + " (source, business_line, event, platform, region, days, start, pv, "
 	args := []any{clickhouse.Named("rollup", v.table), clickhouse.Named("days", days), clickhouse.Named("starts", clickhouse.GroupSet{Value: starts}),
@@ -521,10 +362,10 @@ func (d *AnalyticsDAO) buildSpans(ctx context.Context, ch *chclient.Client, v sp
 	case days == 1:
 		q = into + "uv_n, ver) SELECT @rollup, " + v.keyExpr() + ", 1, day, countMerge(pv), uniqCombinedMerge(17)(uv), @ver FROM " + v.table +
 			" WHERE day IN @starts AND " + key + " GROUP BY " + v.groupBy() + ", day"
-	case days == minSpanDays:
+	case days == olap.MinSpanDays:
 		q = into + "uv, ver) SELECT @rollup, " + v.keyExpr() + ", @days, day - (toUInt32(day) % @days) AS s, countMerge(pv), uniqCombinedMergeState(17)(uv), @ver FROM " + v.table +
 			" WHERE day >= toDate(@from) AND day < toDate(@to) AND s IN @starts AND " + key + " GROUP BY " + v.groupBy() + ", s"
-		args = append(args, clickhouse.Named("from", dayDate(startNs[0])), clickhouse.Named("to", dayDate(startNs[len(startNs)-1]+days)))
+		args = append(args, clickhouse.Named("from", olap.DayDate(startNs[0])), clickhouse.Named("to", olap.DayDate(startNs[len(startNs)-1]+days)))
 	default:
 		q = into + "uv, ver) SELECT source, business_line, event, platform, region, @days, start - (toUInt32(start) % @days) AS s, sum(pv), uniqCombinedMergeState(17)(uv), @ver FROM " +
 			TableUVSpan + " FINAL WHERE source = @rollup AND days = @half AND s IN @starts" +

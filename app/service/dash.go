@@ -6,35 +6,42 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sirupsen/logrus"
 
-	"github.com/wings-bff/wings/app/dao"
+	"github.com/wings-bff/wings/app/formatter"
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/apperr"
+	"github.com/wings-bff/wings/framework/logging"
+	"github.com/wings-bff/wings/framework/metrics"
 )
 
-// Home-page defaults: the parameters the precompute job answers.
-const (
-	HomeEvent       = "view"
-	HomeWindow      = 3600
-	homeRankingSize = 100
-)
+// homeRankingSize is how many items the home payload's ranking keeps.
+const homeRankingSize = 100
 
-// HomeSteps are the default funnel steps.
-var HomeSteps = []string{"view", "click", "cart", "order"}
-
-// DashSource is what DashService needs from ClickHouse.
+// DashSource is what DashService needs from the analytics store. Source
+// names are for logs and metrics only, never for clients.
 type DashSource interface {
-	Series(ctx context.Context, table, biz string, from, to time.Time, f dao.Filters, withUV bool) ([]dao.Bucket, dao.Bucket, error)
-	Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.RankItem, error)
+	// SeriesSource and FunnelSource say which source answers a query (the
+	// query's cost class follows from it); RankingSource answers rankings.
+	SeriesSource(granularity string, f model.Filters) model.Source
+	FunnelSource(steps []string, window int) model.Source
+	RankingSource() model.Source
+	// Series reads per-bucket rows and the range's totals from source.
+	Series(ctx context.Context, source, biz string, from, to time.Time, f model.Filters, withUV bool) ([]model.Bucket, model.Bucket, error)
+	// Ranking reads the top limit items of a day, best first.
+	Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.ItemViews, error)
+	// Funnel reads the users who reached each step over [from, to), and
+	// the source that answered.
 	Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, string, error)
 	// RefreshFunnelState advances the live home funnel's snapshot of biz on
-	// the day starting at day (see dao.AnalyticsDAO.RefreshFunnelState).
-	RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (dao.FunnelStateRun, error)
+	// the day starting at day.
+	RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (model.FunnelStateRun, error)
 }
 
 // PayloadStore keeps precomputed home payloads.
@@ -54,6 +61,8 @@ type DashService struct {
 	now      func() time.Time
 	tzName   string
 	homeKeys func(biz string) string
+	fmt      *formatter.DashFormatter
+	sources  *prometheus.CounterVec // nil until WithSourceMetrics
 
 	// Set by WithBudgets (dash_budget.go).
 	classes map[string]ClassBudget
@@ -68,7 +77,40 @@ func NewDashService(src DashSource, store PayloadStore, loc *time.Location, fres
 		now = time.Now
 	}
 	return &DashService{src: src, store: store, loc: loc, fresh: fresh, now: now, tzName: loc.String(),
-		homeKeys: func(biz string) string { return "dash:home:" + biz }}
+		homeKeys: func(biz string) string { return "dash:home:" + biz }, fmt: formatter.NewDashFormatter()}
+}
+
+// The kinds of answers: the values of wings_dash_sources_total's kind label.
+const (
+	kindRealtime = "realtime"
+	kindRanking  = "ranking"
+	kindFunnel   = "funnel"
+	kindAnalysis = "analysis"
+)
+
+// sourcePrecomputed is the source label of answers from the home payload.
+const sourcePrecomputed = "precomputed"
+
+// WithSourceMetrics counts where answers came from in
+// wings_dash_sources_total{kind,source} on reg: live answers by the
+// store's source (a fixed set of tables), answers from the home payload as
+// "precomputed". Call it once, while wiring.
+func (s *DashService) WithSourceMetrics(reg prometheus.Registerer) *DashService {
+	s.sources = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: metrics.Namespace, Name: "dash_sources_total",
+		Help: "Dashboard answers by kind (realtime, ranking, funnel, analysis) and the source that answered (a table, or precomputed).",
+	}, []string{"kind", "source"})
+	reg.MustRegister(s.sources)
+	return s
+}
+
+// answered records that an answer of kind came from source: a debug log
+// line and wings_dash_sources_total.
+func (s *DashService) answered(ctx context.Context, kind, source string) {
+	logging.FromContext(ctx).WithFields(logrus.Fields{"dash": kind, "source": source}).Debug("dashboard answer")
+	if s.sources != nil {
+		s.sources.WithLabelValues(kind, source).Inc()
+	}
 }
 
 // Location returns the time zone of day and hour boundaries.
@@ -166,15 +208,15 @@ func (s *DashService) precomputeLine(ctx context.Context, biz string, timeout ti
 }
 
 func (s *DashService) precomputeHome(ctx context.Context, biz string, today time.Time) error {
-	rt, err := s.liveRealtime(ctx, biz, HomeEvent, today)
+	rt, _, err := s.liveRealtime(ctx, biz, model.HomeEvent, today)
 	if err != nil {
 		return err
 	}
-	rk, err := s.liveRanking(ctx, biz, today, HomeEvent, homeRankingSize)
+	rk, err := s.liveRanking(ctx, biz, today, model.HomeEvent, homeRankingSize)
 	if err != nil {
 		return err
 	}
-	fn, err := s.liveFunnel(ctx, biz, today, HomeSteps, HomeWindow)
+	fn, _, err := s.liveFunnel(ctx, biz, today, model.FunnelSteps(), model.FunnelWindow)
 	if err != nil {
 		return err
 	}
@@ -203,7 +245,7 @@ func (s *DashService) home(ctx context.Context, biz string) (*Home, bool) {
 // the home one), else live (live returns the answer and when it was
 // computed), else stale from the payload when the live query failed for
 // any reason but the caller's own (see fallsBack), else the error.
-func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, pick func(*Home) *T, mark func(*T, model.Freshness), live func() (*T, time.Time, error)) (*T, error) {
+func serve[T any](ctx context.Context, s *DashService, kind, biz string, isHome bool, pick func(*Home) *T, mark func(*T, model.Freshness), live func() (*T, time.Time, error)) (*T, error) {
 	var h *Home
 	if isHome {
 		if hh, ok := s.home(ctx, biz); ok {
@@ -212,6 +254,7 @@ func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, 
 			if age <= s.fresh && h.Realtime.Date == s.Today().Format(time.DateOnly) {
 				v := pick(h)
 				mark(v, model.Freshness{ComputedAt: h.ComputedAt.In(s.loc).Format(time.RFC3339), Source: "precomputed", AgeSeconds: int(age.Seconds())})
+				s.answered(ctx, kind, sourcePrecomputed)
 				return v, nil
 			}
 		}
@@ -238,6 +281,7 @@ func serve[T any](ctx context.Context, s *DashService, biz string, isHome bool, 
 	v = pick(h)
 	mark(v, model.Freshness{ComputedAt: h.ComputedAt.In(s.loc).Format(time.RFC3339), Source: "precomputed",
 		Stale: true, AgeSeconds: int(s.now().Sub(h.ComputedAt).Seconds())})
+	s.answered(ctx, kind, sourcePrecomputed)
 	return v, nil
 }
 
@@ -268,36 +312,42 @@ func unavailable(err error) bool {
 
 // Realtime returns today's hourly trend of event up to now with day totals.
 func (s *DashService) Realtime(ctx context.Context, biz, event string) (*model.Realtime, error) {
-	return serve(ctx, s, biz, event == HomeEvent,
+	return serve(ctx, s, kindRealtime, biz, event == model.HomeEvent,
 		func(h *Home) *model.Realtime { v := *h.Realtime; return &v },
 		func(v *model.Realtime, f model.Freshness) { v.Freshness = f },
 		func() (*model.Realtime, time.Time, error) {
 			key := fmt.Sprintf("dash:realtime:%s:%s:%s", biz, event, s.Today().Format(time.DateOnly))
 			return budgeted(ctx, s, ClassRollup, key, func(ctx context.Context) (*model.Realtime, error) {
-				return s.liveRealtime(ctx, biz, event, s.Today())
+				v, src, err := s.liveRealtime(ctx, biz, event, s.Today())
+				if err == nil {
+					s.answered(ctx, kindRealtime, src)
+				}
+				return v, err
 			})
 		})
 }
 
-func (s *DashService) liveRealtime(ctx context.Context, biz, event string, today time.Time) (*model.Realtime, error) {
+func (s *DashService) liveRealtime(ctx context.Context, biz, event string, today time.Time) (*model.Realtime, string, error) {
 	now := s.now()
 	end := now.Truncate(time.Hour).Add(time.Hour) // through the open hour
-	rows, tot, err := s.src.Series(ctx, dao.TableLineHour, biz, today, end, dao.Filters{Event: event}, true)
+	f := model.Filters{Event: event}
+	src := s.src.SeriesSource("hour", f)
+	rows, tot, err := s.src.Series(ctx, src.Name, biz, today, end, f, true)
 	if err != nil {
-		return nil, fmt.Errorf("realtime %s: %w", biz, err)
+		return nil, "", fmt.Errorf("realtime %s: %w", biz, err)
 	}
 	all := []string{"pv", "uv", "avg_value"}
 	return &model.Realtime{
 		Biz: biz, Date: today.Format(time.DateOnly), Timezone: s.tzName, Event: event,
-		Hours:  fill(rows, today, end, time.Hour, s.loc, "hour", all),
-		Totals: totals(tot, all),
-	}, nil
+		Hours:  s.fmt.Series(rows, today, end, time.Hour, s.loc, "hour", all),
+		Totals: s.fmt.Totals(tot, all),
+	}, src.Name, nil
 }
 
 // Ranking returns the top limit items by pv of event on day.
 func (s *DashService) Ranking(ctx context.Context, biz string, day time.Time, event string, limit int) (*model.Ranking, error) {
-	isHome := event == HomeEvent && day.Equal(s.Today()) && limit <= homeRankingSize
-	return serve(ctx, s, biz, isHome,
+	isHome := event == model.HomeEvent && day.Equal(s.Today()) && limit <= homeRankingSize
+	return serve(ctx, s, kindRanking, biz, isHome,
 		func(h *Home) *model.Ranking {
 			v := *h.Ranking
 			v.Items = v.Items[:min(limit, len(v.Items))]
@@ -307,51 +357,49 @@ func (s *DashService) Ranking(ctx context.Context, biz string, day time.Time, ev
 		func() (*model.Ranking, time.Time, error) {
 			key := fmt.Sprintf("dash:ranking:%s:%s:%s:%d", biz, day.Format(time.DateOnly), event, limit)
 			return budgeted(ctx, s, ClassRollup, key, func(ctx context.Context) (*model.Ranking, error) {
-				return s.liveRanking(ctx, biz, day, event, limit)
+				v, err := s.liveRanking(ctx, biz, day, event, limit)
+				if err == nil {
+					s.answered(ctx, kindRanking, s.src.RankingSource().Name)
+				}
+				return v, err
 			})
 		})
 }
 
 func (s *DashService) liveRanking(ctx context.Context, biz string, day time.Time, event string, limit int) (*model.Ranking, error) {
-	items, err := s.src.Ranking(ctx, biz, event, day, limit)
+	rows, err := s.src.Ranking(ctx, biz, event, day, limit)
 	if err != nil {
 		return nil, fmt.Errorf("ranking %s: %w", biz, err)
 	}
-	if items == nil {
-		items = []model.RankItem{}
-	}
-	return &model.Ranking{Biz: biz, Date: day.Format(time.DateOnly), Event: event, Items: items}, nil
+	return &model.Ranking{Biz: biz, Date: day.Format(time.DateOnly), Event: event, Items: s.fmt.Ranking(rows)}, nil
 }
 
 // Funnel returns the ordered funnel of steps within window seconds on day.
 func (s *DashService) Funnel(ctx context.Context, biz string, day time.Time, steps []string, window int) (*model.Funnel, error) {
-	isHome := day.Equal(s.Today()) && window == HomeWindow && equal(steps, HomeSteps)
-	return serve(ctx, s, biz, isHome,
+	isHome := day.Equal(s.Today()) && window == model.FunnelWindow && slices.Equal(steps, model.FunnelSteps())
+	return serve(ctx, s, kindFunnel, biz, isHome,
 		func(h *Home) *model.Funnel { v := *h.Funnel; return &v },
 		func(v *model.Funnel, f model.Freshness) { v.Freshness = f },
 		func() (*model.Funnel, time.Time, error) {
 			key := fmt.Sprintf("dash:funnel:%s:%s:%s:%d", biz, day.Format(time.DateOnly), strings.Join(steps, ","), window)
-			return budgeted(ctx, s, classOf(dao.FunnelTable(steps, window)), key, func(ctx context.Context) (*model.Funnel, error) {
-				return s.liveFunnel(ctx, biz, day, steps, window)
+			return budgeted(ctx, s, classOf(s.src.FunnelSource(steps, window)), key, func(ctx context.Context) (*model.Funnel, error) {
+				v, src, err := s.liveFunnel(ctx, biz, day, steps, window)
+				if err == nil {
+					s.answered(ctx, kindFunnel, src)
+				}
+				return v, err
 			})
 		})
 }
 
-func (s *DashService) liveFunnel(ctx context.Context, biz string, day time.Time, steps []string, window int) (*model.Funnel, error) {
-	counts, table, err := s.src.Funnel(ctx, biz, steps, window, day, day.AddDate(0, 0, 1))
+func (s *DashService) liveFunnel(ctx context.Context, biz string, day time.Time, steps []string, window int) (*model.Funnel, string, error) {
+	counts, source, err := s.src.Funnel(ctx, biz, steps, window, day, day.AddDate(0, 0, 1))
 	if err != nil {
-		return nil, fmt.Errorf("funnel %s: %w", biz, err)
+		return nil, "", fmt.Errorf("funnel %s: %w", biz, err)
 	}
-	f := &model.Funnel{Biz: biz, Date: day.Format(time.DateOnly), Window: window, Table: table}
-	for i, st := range steps {
-		rate := 1.0
-		if i > 0 {
-			rate = ratio(counts[i], counts[i-1])
-		}
-		f.Steps = append(f.Steps, model.FunnelStep{Step: st, Users: counts[i], Rate: rate})
-	}
-	f.Overall = ratio(counts[len(counts)-1], counts[0])
-	return f, nil
+	f := &model.Funnel{Biz: biz, Date: day.Format(time.DateOnly), Window: window}
+	f.Steps, f.Overall = s.fmt.FunnelSteps(steps, counts)
+	return f, source, nil
 }
 
 // AnalysisQuery is a validated analysis request; From and To are days
@@ -361,16 +409,20 @@ type AnalysisQuery struct {
 	From, To    time.Time
 	Granularity string // hour or day
 	Metrics     []string
-	Filters     dao.Filters
+	Filters     model.Filters
 }
 
 // Analysis returns per-bucket metrics over the range with range totals.
 func (s *DashService) Analysis(ctx context.Context, q AnalysisQuery) (*model.Analysis, error) {
-	table := dao.Route(q.Granularity, q.Filters)
+	src := s.src.SeriesSource(q.Granularity, q.Filters)
 	key := fmt.Sprintf("dash:analysis:%s:%s:%s:%s:%s:%s:%s:%s", q.Biz, q.From.Format(time.DateOnly), q.To.Format(time.DateOnly),
 		q.Granularity, strings.Join(q.Metrics, ","), q.Filters.Event, q.Filters.Platform, q.Filters.Region)
-	v, _, err := budgeted(ctx, s, classOf(table), key, func(ctx context.Context) (*model.Analysis, error) {
-		return s.liveAnalysis(ctx, q, table)
+	v, _, err := budgeted(ctx, s, classOf(src), key, func(ctx context.Context) (*model.Analysis, error) {
+		v, err := s.liveAnalysis(ctx, q, src.Name)
+		if err == nil {
+			s.answered(ctx, kindAnalysis, src.Name)
+		}
+		return v, err
 	})
 	if err != nil {
 		if unavailable(err) && apperr.KindOf(err) != apperr.KindUnavailable {
@@ -383,7 +435,7 @@ func (s *DashService) Analysis(ctx context.Context, q AnalysisQuery) (*model.Ana
 
 func (s *DashService) liveAnalysis(ctx context.Context, q AnalysisQuery, table string) (*model.Analysis, error) {
 	end := q.To.AddDate(0, 0, 1)
-	withUV := contains(q.Metrics, "uv")
+	withUV := slices.Contains(q.Metrics, "uv")
 	rows, tot, err := s.src.Series(ctx, table, q.Biz, q.From, end, q.Filters, withUV)
 	if err != nil {
 		return nil, fmt.Errorf("analysis %s: %w", q.Biz, err)
@@ -401,91 +453,7 @@ func (s *DashService) liveAnalysis(ctx context.Context, q AnalysisQuery, table s
 	return &model.Analysis{
 		Biz: q.Biz, From: q.From.Format(time.DateOnly), To: q.To.Format(time.DateOnly),
 		Granularity: q.Granularity, Metrics: q.Metrics, Filters: filters,
-		Series: fill(rows, q.From, end, step, s.loc, q.Granularity, q.Metrics),
-		Totals: totals(tot, q.Metrics), Source: table, UVSpans: tot.Spans,
+		Series: s.fmt.Series(rows, q.From, end, step, s.loc, q.Granularity, q.Metrics),
+		Totals: s.fmt.Totals(tot, q.Metrics), UVSpans: tot.Spans,
 	}, nil
-}
-
-// fill returns one point per bucket in [from, to), zero where ClickHouse
-// had no row (there is no WITH FILL on 18.16). Days step by calendar day.
-func fill(rows []dao.Bucket, from, to time.Time, step time.Duration, loc *time.Location, gran string, metrics []string) []model.Point {
-	byKey := make(map[string]dao.Bucket, len(rows))
-	layout := "2006-01-02 15:04"
-	if gran == "day" {
-		layout = time.DateOnly
-	}
-	for _, r := range rows {
-		t := r.Time.In(loc)
-		if gran == "day" {
-			// A Date comes back as midnight of the calendar day in the
-			// location the driver attached: format it there.
-			t = r.Time
-		}
-		byKey[t.Format(layout)] = r
-	}
-	var out []model.Point
-	for t := from; t.Before(to); {
-		key := t.Format(layout)
-		out = append(out, point(key, byKey[key], metrics))
-		if gran == "day" {
-			t = t.AddDate(0, 0, 1)
-		} else {
-			t = t.Add(step)
-		}
-	}
-	return out
-}
-
-func point(key string, b dao.Bucket, metrics []string) model.Point {
-	t := totals(b, metrics)
-	return model.Point{Time: key, PV: t.PV, UV: t.UV, AvgValue: t.AvgValue}
-}
-
-func totals(b dao.Bucket, metrics []string) model.Totals {
-	var t model.Totals
-	for _, m := range metrics {
-		switch m {
-		case "pv":
-			v := b.PV
-			t.PV = &v
-		case "uv":
-			v := b.UV
-			t.UV = &v
-		case "avg_value":
-			v := 0.0
-			if b.PV > 0 {
-				v = b.ValueSum / float64(b.PV)
-			}
-			t.AvgValue = &v
-		}
-	}
-	return t
-}
-
-func ratio(a, b uint64) float64 {
-	if b == 0 {
-		return 0
-	}
-	return float64(a) / float64(b)
-}
-
-func equal(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
-func contains(xs []string, x string) bool {
-	for _, v := range xs {
-		if v == x {
-			return true
-		}
-	}
-	return false
 }

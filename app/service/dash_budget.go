@@ -7,7 +7,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
-	"github.com/wings-bff/wings/app/dao"
+	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/auth"
 	"github.com/wings-bff/wings/framework/budget"
@@ -26,9 +26,9 @@ const (
 	ClassRaw = "raw"
 )
 
-// classOf returns the cost class of a query that reads table.
-func classOf(table string) string {
-	if table == dao.TableEvents {
+// classOf returns the cost class of a query answered by src.
+func classOf(src model.Source) string {
+	if src.Raw {
 		return ClassRaw
 	}
 	return ClassRollup

@@ -16,6 +16,7 @@ import (
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/budget"
 	"github.com/wings-bff/wings/framework/chclient"
+	"github.com/wings-bff/wings/framework/olap"
 )
 
 // fakeDash is a DashSource answering from memory. Lines in slow block
@@ -46,22 +47,41 @@ func (f *fakeDash) block(ctx context.Context, biz string) error {
 	return ctx.Err()
 }
 
-func (f *fakeDash) Series(ctx context.Context, table, biz string, from, to time.Time, _ dao.Filters, _ bool) ([]dao.Bucket, dao.Bucket, error) {
+func (f *fakeDash) Series(ctx context.Context, table, biz string, from, to time.Time, _ model.Filters, _ bool) ([]model.Bucket, model.Bucket, error) {
 	f.count("series")
 	if err := f.block(ctx, biz); err != nil {
-		return nil, dao.Bucket{}, err
+		return nil, model.Bucket{}, err
 	}
-	b := dao.Bucket{Time: from, PV: 10, UV: 5, ValueSum: 1}
-	return []dao.Bucket{b}, b, nil
+	b := model.Bucket{Time: from, PV: 10, UV: 5, ValueSum: 1}
+	return []model.Bucket{b}, b, nil
 }
 
-func (f *fakeDash) Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.RankItem, error) {
+func (f *fakeDash) Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.ItemViews, error) {
 	f.count("ranking")
 	if err := f.block(ctx, biz); err != nil {
 		return nil, err
 	}
-	return []model.RankItem{{Rank: 1, Item: "i1", PV: 3}}, nil
+	return []model.ItemViews{{Item: "i1", PV: 3}}, nil
 }
+
+// homeFunnel is the funnel the fake's rollup keeps.
+var homeFunnel = olap.Funnel{Table: "funnel_rollup", Steps: model.FunnelSteps(), Window: model.FunnelWindow}
+
+func (f *fakeDash) SeriesSource(granularity string, flt model.Filters) model.Source {
+	if granularity == "hour" && flt.Platform+flt.Region != "" {
+		return model.Source{Name: "raw", Raw: true}
+	}
+	return model.Source{Name: "rollup_" + granularity}
+}
+
+func (f *fakeDash) FunnelSource(steps []string, window int) model.Source {
+	if homeFunnel.Prefix(steps, window) {
+		return model.Source{Name: homeFunnel.Table}
+	}
+	return model.Source{Name: "raw", Raw: true}
+}
+
+func (f *fakeDash) RankingSource() model.Source { return model.Source{Name: "items_day"} }
 
 func (f *fakeDash) Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, string, error) {
 	f.count("funnel")
@@ -75,14 +95,14 @@ func (f *fakeDash) Funnel(ctx context.Context, biz string, steps []string, windo
 	for i := range out {
 		out[i] = uint64(100 >> i)
 	}
-	return out, dao.FunnelTable(steps, window), nil
+	return out, f.FunnelSource(steps, window).Name, nil
 }
 
-func (f *fakeDash) RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (dao.FunnelStateRun, error) {
+func (f *fakeDash) RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (model.FunnelStateRun, error) {
 	if err := f.block(ctx, biz); err != nil {
-		return dao.FunnelStateRun{}, err
+		return model.FunnelStateRun{}, err
 	}
-	return dao.FunnelStateRun{Mode: "none"}, nil
+	return model.FunnelStateRun{Mode: "none"}, nil
 }
 
 // fixedClock is a hand-set clock: 2026-03-01 10:30 in Shanghai.
@@ -167,7 +187,7 @@ type countingDash struct {
 	now, max int
 }
 
-func (c *countingDash) RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (dao.FunnelStateRun, error) {
+func (c *countingDash) RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (model.FunnelStateRun, error) {
 	c.mu.Lock()
 	c.now++
 	c.max = max(c.max, c.now)
@@ -176,9 +196,9 @@ func (c *countingDash) RefreshFunnelState(ctx context.Context, biz string, day, 
 	select {
 	case <-c.release:
 	case <-ctx.Done():
-		return dao.FunnelStateRun{}, ctx.Err()
+		return model.FunnelStateRun{}, ctx.Err()
 	}
-	return dao.FunnelStateRun{Mode: "none"}, nil
+	return model.FunnelStateRun{Mode: "none"}, nil
 }
 
 func (c *countingDash) inFlight() int { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
@@ -250,7 +270,7 @@ func TestRawFunnelBudget(t *testing.T) {
 	src := &limitsDash{}
 	reg := prometheus.NewRegistry()
 	s := NewDashService(src, dao.NewPayloadStore(nil, "", time.Hour, nil), loc, time.Minute, now).
-		WithBudgets(budgets(), &memCache{now: now, m: map[string]memEntry{}}, reg)
+		WithBudgets(budgets(), &memCache{now: now, m: map[string]memEntry{}}, reg).WithSourceMetrics(reg)
 	ctx := context.Background()
 	day := s.Today()
 	raw := []string{"view", "order"}
@@ -259,9 +279,12 @@ func TestRawFunnelBudget(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if f.Table != dao.TableEvents || f.Source != "live" {
-			t.Errorf("raw funnel: table %s source %s", f.Table, f.Source)
+		if f.Source != "live" {
+			t.Errorf("raw funnel: source %s", f.Source)
 		}
+	}
+	if got := testutil.ToFloat64(s.sources.WithLabelValues(kindFunnel, "raw")); got != 1 {
+		t.Errorf("raw funnel answers counted from the raw source: %v; want 1 (the other two were cached)", got)
 	}
 	if n := src.calls["funnel"]; n != 1 {
 		t.Errorf("source calls for 3 identical raw funnels: %d; want 1 (cached)", n)
@@ -281,7 +304,7 @@ func TestRawFunnelBudget(t *testing.T) {
 	if n := src.calls["funnel"]; n != 3 {
 		t.Errorf("source calls after another window and the TTL: %d; want 3", n)
 	}
-	if _, err := s.Funnel(ctx, "video", day, HomeSteps, HomeWindow); err != nil {
+	if _, err := s.Funnel(ctx, "video", day, model.FunnelSteps(), model.FunnelWindow); err != nil {
 		t.Fatal(err)
 	}
 	want := []chclient.Limits{budgets()[ClassRaw].Limits, budgets()[ClassRaw].Limits, budgets()[ClassRaw].Limits, budgets()[ClassRollup].Limits}
@@ -323,7 +346,7 @@ func TestStaleOnAnyFailure(t *testing.T) {
 			// Two minutes later the payload is no longer fresh.
 			later := func() time.Time { return clock().Add(2 * time.Minute) }
 			broken := NewDashService(&fakeDash{funnelErr: tc.err}, store, loc, time.Minute, later)
-			f, err := broken.Funnel(context.Background(), "video", broken.Today(), HomeSteps, HomeWindow)
+			f, err := broken.Funnel(context.Background(), "video", broken.Today(), model.FunnelSteps(), model.FunnelWindow)
 			if tc.stale {
 				if err != nil || !f.Stale || f.AgeSeconds != 120 {
 					t.Fatalf("got %+v, %v; want the payload marked stale, 120s old", f, err)
@@ -332,7 +355,7 @@ func TestStaleOnAnyFailure(t *testing.T) {
 				t.Fatalf("got %+v, %v; want kind %v", f, err, tc.kind)
 			}
 			empty := NewDashService(&fakeDash{funnelErr: tc.err}, dao.NewPayloadStore(nil, "", time.Hour, nil), loc, time.Minute, later)
-			if _, err := empty.Funnel(context.Background(), "video", empty.Today(), HomeSteps, HomeWindow); apperr.KindOf(err) != tc.kind {
+			if _, err := empty.Funnel(context.Background(), "video", empty.Today(), model.FunnelSteps(), model.FunnelWindow); apperr.KindOf(err) != tc.kind {
 				t.Errorf("without a payload: %v; want kind %v", err, tc.kind)
 			}
 		})

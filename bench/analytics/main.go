@@ -69,10 +69,15 @@ func main() {
 	must(ch.Conn().QueryRow(ctx, "SELECT uniqExact(toDate(event_time)) FROM events").Scan(&days))
 	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = currentDatabase()").Scan(&merges))
 	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND active").Scan(&parts))
-	fn, err := live.Funnel(ctx, *biz, today, service.HomeSteps, 3600)
+	fn, err := live.Funnel(ctx, *biz, today, model.FunnelSteps(), 3600)
 	must(err)
+	_, fnSource, err := src.Funnel(ctx, *biz, model.FunnelSteps(), model.FunnelWindow, today, today.AddDate(0, 0, 1))
+	must(err)
+	if fnSource != dao.TableFunnelState {
+		must(fmt.Errorf("funnel answered from %s, not its snapshot", fnSource))
+	}
 	fmt.Printf("events: %d rows over %d days; %s today: %d rows; %d active parts, %d merges running; funnel from %s; %d calls per figure (ms)\n",
-		rows, days, *biz, bizToday, parts, merges, fn.Table, *n)
+		rows, days, *biz, bizToday, parts, merges, fnSource, *n)
 	fmt.Printf("funnel snapshot cut %s: %d rows (%d users) after it = %s at the busiest hour's %d rows/h; snapshot built in %s\n",
 		tail.cut.Format("15:04:05"), tail.rows, tail.users, *tailSpan, tail.peakHour, tail.build.Round(time.Millisecond))
 	var want [4]uint64
@@ -87,7 +92,7 @@ func main() {
 	fmt.Printf("UV spans: first run %s (%d keys, %d INSERTs, %d spans), next run %s (%d INSERTs)\n",
 		spanFirst.Round(time.Millisecond), spanRun.Keys, spanRun.Queries, spanRun.Spans, spanNoop.Round(time.Millisecond), spanAgain.Queries)
 	q90 := service.AnalysisQuery{Biz: *biz, From: today.AddDate(0, 0, -89), To: today, Granularity: "day",
-		Metrics: []string{"pv", "uv", "avg_value"}, Filters: dao.Filters{Platform: "ios"}}
+		Metrics: []string{"pv", "uv", "avg_value"}, Filters: model.Filters{Platform: "ios"}}
 	withSpans, err := live.Analysis(ctx, q90)
 	must(err)
 	fromStates, err := states.Analysis(ctx, q90)
@@ -128,13 +133,10 @@ func main() {
 			raw("SELECT item, count() AS c FROM events WHERE business_line = ? AND event = 'view' AND event_time >= toDateTime(?) GROUP BY item ORDER BY c DESC LIMIT 10", *biz, day)},
 		{"funnel (4 steps, 1 h window, today; snapshot + tail)",
 			func() error {
-				f, err := live.Funnel(ctx, *biz, today, service.HomeSteps, 3600)
-				if err == nil && f.Table != dao.TableFunnelState {
-					err = fmt.Errorf("funnel answered from %s", f.Table)
-				}
+				_, err := live.Funnel(ctx, *biz, today, model.FunnelSteps(), 3600)
 				return err
 			},
-			func() error { _, err := cached.Funnel(ctx, *biz, today, service.HomeSteps, 3600); return err },
+			func() error { _, err := cached.Funnel(ctx, *biz, today, model.FunnelSteps(), 3600); return err },
 			raw("SELECT level, count() FROM (SELECT user_id, windowFunnel(3600)(event_time, event = 'view', event = 'click', event = 'cart', event = 'order') AS level FROM events WHERE business_line = ? AND event_time >= toDateTime(?) GROUP BY user_id) GROUP BY level", *biz, day)},
 		{"funnel, previous path (merge of agg_funnel_user_day)",
 			raw("SELECT level, count() FROM (SELECT user_id, windowFunnelMerge(3600)(funnel) AS level FROM agg_funnel_user_day WHERE business_line = ? AND day = toDate(?) GROUP BY user_id) WHERE level > 0 GROUP BY level", *biz, today.Format(time.DateOnly)),
@@ -154,7 +156,7 @@ func main() {
 		{"analysis 7 d hourly, ios+zhejiang+order",
 			func() error {
 				_, err := live.Analysis(ctx, service.AnalysisQuery{Biz: *biz, From: today.AddDate(0, 0, -6), To: today, Granularity: "hour",
-					Metrics: []string{"pv", "uv", "avg_value"}, Filters: dao.Filters{Platform: "ios", Region: "zhejiang", Event: "order"}})
+					Metrics: []string{"pv", "uv", "avg_value"}, Filters: model.Filters{Platform: "ios", Region: "zhejiang", Event: "order"}})
 				return err
 			},
 			nil,

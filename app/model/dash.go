@@ -2,38 +2,66 @@ package model
 
 import "time"
 
-// EventColumns is a batch of raw events in columnar form, in the order of
-// the events table's data contract.
-type EventColumns struct {
-	Time     []time.Time
-	Line     []string
-	Event    []string
-	User     []uint64
-	Item     []string
-	Platform []string
-	Region   []string
-	Value    []float64
+// The dashboards' fixed parameters, defined once.
+const (
+	// HomeEvent is the event of the home page's trend and ranking.
+	HomeEvent = "view"
+	// FunnelWindow is the home funnel's window in seconds: the window the
+	// per-user funnel rollup keeps.
+	FunnelWindow = 3600
+	// MaxDaysDaily and MaxDaysHourly bound an analysis range in days
+	// (inclusive) by granularity; MaxDaysDaily is also how many closed days
+	// the UV spans cover.
+	MaxDaysDaily  = 92
+	MaxDaysHourly = 7
+)
+
+// FunnelSteps returns the home funnel's ordered steps, which are also the
+// events a dashboard accepts.
+func FunnelSteps() []string { return []string{"view", "click", "cart", "order"} }
+
+// Filters are the optional dimension filters of an analysis.
+type Filters struct {
+	Event, Platform, Region string
 }
 
-// Len returns the number of events in the batch.
-func (c *EventColumns) Len() int { return len(c.Time) }
-
-// Reset empties the batch, keeping its storage.
-func (c *EventColumns) Reset() {
-	c.Time, c.Line, c.Event, c.User = c.Time[:0], c.Line[:0], c.Event[:0], c.User[:0]
-	c.Item, c.Platform, c.Region, c.Value = c.Item[:0], c.Platform[:0], c.Region[:0], c.Value[:0]
+// Source is the store that answers a query: a name for logs and metrics
+// (never for clients), and whether it scans raw events (the costly class).
+type Source struct {
+	Name string
+	Raw  bool
 }
 
-// Add appends one event.
-func (c *EventColumns) Add(t time.Time, line, event string, user uint64, item, platform, region string, value float64) {
-	c.Time = append(c.Time, t)
-	c.Line = append(c.Line, line)
-	c.Event = append(c.Event, event)
-	c.User = append(c.User, user)
-	c.Item = append(c.Item, item)
-	c.Platform = append(c.Platform, platform)
-	c.Region = append(c.Region, region)
-	c.Value = append(c.Value, value)
+// Bucket is one aggregated time bucket of a series, as read.
+type Bucket struct {
+	Time     time.Time
+	PV       uint64
+	UV       uint64
+	ValueSum float64
+	// Spans, on a range's totals, is how many pre-merged UV rows (spans
+	// and finished days) the UVs came from.
+	Spans int
+}
+
+// ItemViews is one item's pv on a day, as read, best first.
+type ItemViews struct {
+	Item string
+	PV   uint64
+}
+
+// FunnelStateRun says what one refresh of a day's funnel snapshot did.
+type FunnelStateRun struct {
+	// Mode is "none" (nothing to do), "small" (a day too small for a first
+	// snapshot), "advance" (a later cut, no new rows: same state),
+	// "incremental" (previous state + the rows since its cut) or "full"
+	// (from the day's rows).
+	Mode string
+	// Late is true when rows arrived before the previous cut after it was
+	// taken (the reason for a full run).
+	Late  bool
+	Cut   time.Time
+	Lag   time.Duration
+	Users [4]uint64
 }
 
 // Point is one time bucket of an analysis series. Metrics not asked for
@@ -103,7 +131,6 @@ type Funnel struct {
 	Window  int          `json:"window"`
 	Steps   []FunnelStep `json:"steps"`
 	Overall float64      `json:"overall"` // last step / first step
-	Table   string       `json:"table"`   // the table that answered
 	Freshness
 }
 
@@ -117,7 +144,6 @@ type Analysis struct {
 	Filters     map[string]string `json:"filters"`
 	Series      []Point           `json:"series"`
 	Totals      Totals            `json:"totals"`
-	Source      string            `json:"source"` // the table that answered
 	// UVSpans is how many pre-merged spans of closed days (agg_uv_span)
 	// the UVs came from; 0 (omitted): every day's states were merged.
 	UVSpans int `json:"uv_spans,omitempty"`

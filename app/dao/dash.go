@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/chclient"
 	"github.com/wings-bff/wings/framework/logging"
+	"github.com/wings-bff/wings/framework/olap"
 )
 
 // ErrNoClickHouse is returned when clickhouse.addr is not configured.
@@ -25,12 +27,14 @@ type AnalyticsDAO struct {
 	ch    *chclient.Client // nil without ClickHouse
 	tz    string
 	spans bool // read UV from agg_uv_span where it has the key
+	// cleanup rate-limits the funnel state cleanup; copies share it.
+	cleanup *cleanupGate
 }
 
 // NewAnalyticsDAO returns a dao over ch (which may be nil) that buckets
 // hours in the time zone tz.
 func NewAnalyticsDAO(ch *chclient.Client, tz string) *AnalyticsDAO {
-	return &AnalyticsDAO{ch: ch, tz: tz, spans: true}
+	return &AnalyticsDAO{ch: ch, tz: tz, spans: true, cleanup: &cleanupGate{}}
 }
 
 // WithoutSpans returns a copy of d that answers UV from the rollups'
@@ -39,22 +43,6 @@ func (d *AnalyticsDAO) WithoutSpans() *AnalyticsDAO {
 	c := *d
 	c.spans = false
 	return &c
-}
-
-// Bucket is one aggregated time bucket.
-type Bucket struct {
-	Time     time.Time
-	PV       uint64
-	UV       uint64
-	ValueSum float64
-	// Spans, on a range's totals, is how many agg_uv_span rows (pre-merged
-	// spans and finished days) the UVs came from.
-	Spans int
-}
-
-// Filters are the optional dimension filters of an analysis.
-type Filters struct {
-	Event, Platform, Region string
 }
 
 // Table names the rollups; the router picks the smallest covering one.
@@ -68,36 +56,78 @@ const (
 	TableRegionAny    = "agg_region_any_day"
 	TableFunnelUser   = "agg_funnel_user_day"
 	TableEvents       = "events"
-	granularityHour   = "hour"
-	granularityDay    = "day"
-	uvStateExpr       = "uniqCombinedMerge(17)(uv)"
-	uvRawExpr         = "uniqCombined(17)(user_id)"
+	tableItemDay      = "agg_item_day"
 	eventsColumnList  = "event_time, business_line, event, user_id, item, platform, region, value"
 	insertEventsQuery = "INSERT INTO events (" + eventsColumnList + ")"
 )
 
-// Route returns the smallest table that answers a query of granularity
-// ("hour" or "day") with the given filters. Event is in every key.
-func Route(granularity string, f Filters) string {
-	if granularity == granularityHour {
-		if f.Platform == "" && f.Region == "" {
-			return TableLineHour
+// The dimensions of the events and rollups.
+const (
+	dimEvent    = "event"
+	dimPlatform = "platform"
+	dimRegion   = "region"
+)
+
+// dashSchema declares the events table and its rollups (migrations 001 and
+// 002). Dimension filters on hours read the raw rows, whose sort key makes
+// them cheap; the event-less day rollups keep one state per day, not one
+// per step.
+var dashSchema = olap.Schema{
+	Events: TableEvents,
+	Dims:   []string{dimEvent, dimPlatform, dimRegion},
+	Rollups: []olap.Rollup{
+		{Table: TableLineHour, Granularity: olap.Hour, Dims: []string{dimEvent}},
+		{Table: TableLineDay, Granularity: olap.Day, Dims: []string{dimEvent}},
+		{Table: TablePlatformAny, Granularity: olap.Day, Dims: []string{dimPlatform}},
+		{Table: TablePlatformDay, Granularity: olap.Day, Dims: []string{dimEvent, dimPlatform}},
+		{Table: TableRegionAny, Granularity: olap.Day, Dims: []string{dimRegion}},
+		{Table: TableRegionDay, Granularity: olap.Day, Dims: []string{dimEvent, dimRegion}},
+		{Table: TableDimsDay, Granularity: olap.Day, Dims: []string{dimEvent, dimPlatform, dimRegion}},
+	},
+}
+
+// The metrics the rollups keep as states.
+var (
+	metricPV    = olap.Metric{Name: "pv", Func: "count", State: "pv"}
+	metricUV    = olap.Metric{Name: "uv", Func: "uniqCombined(17)", Arg: "user_id", State: "uv"}
+	metricValue = olap.Metric{Name: "value_sum", Func: "sum", Arg: "value", State: "value_sum"}
+)
+
+// homeFunnel is the funnel agg_funnel_user_day keeps (migration 003).
+var homeFunnel = olap.Funnel{Table: TableFunnelUser, Steps: model.FunnelSteps(), Window: model.FunnelWindow}
+
+// filterDims names the dimensions f filters by.
+func filterDims(f model.Filters) []string {
+	var dims []string
+	for _, d := range []struct{ name, v string }{{dimEvent, f.Event}, {dimPlatform, f.Platform}, {dimRegion, f.Region}} {
+		if d.v != "" {
+			dims = append(dims, d.name)
 		}
-		return TableEvents // the raw sort key makes dimension filters cheap
 	}
-	switch {
-	case f.Platform != "" && f.Region != "":
-		return TableDimsDay
-	case f.Platform != "" && f.Event == "":
-		return TablePlatformAny // one state per day, not one per step
-	case f.Platform != "":
-		return TablePlatformDay
-	case f.Region != "" && f.Event == "":
-		return TableRegionAny
-	case f.Region != "":
-		return TableRegionDay
-	}
-	return TableLineDay
+	return dims
+}
+
+// Route returns the smallest table that answers a query of granularity
+// ("hour" or "day") with the given filters.
+func Route(granularity string, f model.Filters) string {
+	return dashSchema.Route(olap.Granularity(granularity), filterDims(f)).Table
+}
+
+// SeriesSource returns the source that answers a series of granularity
+// with the given filters.
+func (d *AnalyticsDAO) SeriesSource(granularity string, f model.Filters) model.Source {
+	src := dashSchema.Route(olap.Granularity(granularity), filterDims(f))
+	return model.Source{Name: src.Table, Raw: src.Raw}
+}
+
+// RankingSource returns the source that answers rankings.
+func (d *AnalyticsDAO) RankingSource() model.Source { return model.Source{Name: tableItemDay} }
+
+// FunnelSource returns the source that answers a funnel of steps within
+// window over one whole day.
+func (d *AnalyticsDAO) FunnelSource(steps []string, window int) model.Source {
+	t := FunnelTable(steps, window)
+	return model.Source{Name: t, Raw: t == TableEvents}
 }
 
 func (d *AnalyticsDAO) client() (*chclient.Client, error) {
@@ -139,13 +169,13 @@ func chErr(err error) error {
 }
 
 // Series returns per-bucket pv, uv (when withUV) and value sums of biz over
-// [from, to) from table, plus the range totals (UV merged over the range).
+// [from, to) from table (Route's), plus the range totals (UV merged over the range).
 // A day query with UV reads closed days from the UV spans when its key has
 // them (spans.go): the same numbers, fewer merges.
-func (d *AnalyticsDAO) Series(ctx context.Context, table, biz string, from, to time.Time, f Filters, withUV bool) ([]Bucket, Bucket, error) {
+func (d *AnalyticsDAO) Series(ctx context.Context, table, biz string, from, to time.Time, f model.Filters, withUV bool) ([]model.Bucket, model.Bucket, error) {
 	ch, err := d.client()
 	if err != nil {
-		return nil, Bucket{}, err
+		return nil, model.Bucket{}, err
 	}
 	if withUV && d.spans && dayTable(table) && (f.Event == "" || (table != TablePlatformAny && table != TableRegionAny)) {
 		rows, tot, ok, err := d.spanSeries(ctx, ch, table, biz, from, to, f)
@@ -154,7 +184,7 @@ func (d *AnalyticsDAO) Series(ctx context.Context, table, biz string, from, to t
 		case err == nil && ok:
 			return rows, tot, nil
 		case err != nil && !(errors.As(err, &ex) && ex.Code == codeUnknownTable):
-			return nil, Bucket{}, chErr(err)
+			return nil, model.Bucket{}, chErr(err)
 		}
 		// No spans for this key, or no migration 005 yet: the states.
 	}
@@ -166,83 +196,81 @@ const codeUnknownTable = 60
 
 // dayTable reports whether table is one of the day rollups.
 func dayTable(table string) bool {
-	switch table {
-	case TableLineDay, TablePlatformDay, TableRegionDay, TableDimsDay, TablePlatformAny, TableRegionAny:
-		return true
-	}
-	return false
+	r, ok := dashSchema.Lookup(table)
+	return ok && r.Granularity == olap.Day
 }
 
 // stateSeries is Series from the rollup's states (or the raw rows) alone.
-func (d *AnalyticsDAO) stateSeries(ctx context.Context, ch *chclient.Client, table, biz string, from, to time.Time, f Filters, withUV bool) ([]Bucket, Bucket, error) {
+func (d *AnalyticsDAO) stateSeries(ctx context.Context, ch *chclient.Client, table, biz string, from, to time.Time, f model.Filters, withUV bool) ([]model.Bucket, model.Bucket, error) {
 	var sel, where string
 	args := []any{clickhouse.Named("biz", biz)}
 	uv := "toUInt64(0)"
 	switch table {
 	case TableLineHour:
 		if withUV {
-			uv = uvStateExpr
+			uv = metricUV.Merge()
 		}
-		sel = "SELECT hour AS t, countMerge(pv) AS pv_n, " + uv + " AS uv_n, sumMerge(value_sum) AS value_total FROM " + TableLineHour
+		sel = "SELECT hour AS t, " + metricPV.Merge() + " AS pv_n, " + uv + " AS uv_n, " + metricValue.Merge() + " AS value_total FROM " + TableLineHour
 		where = " WHERE business_line = @biz AND hour >= toDateTime(@from) AND hour < toDateTime(@to)"
 		args = append(args, clickhouse.Named("from", uint32(from.Unix())), clickhouse.Named("to", uint32(to.Unix())))
 	case TablePlatformAny, TableRegionAny:
 		if f.Event != "" {
-			return nil, Bucket{}, fmt.Errorf("analytics: %s has no event column", table)
+			return nil, model.Bucket{}, fmt.Errorf("analytics: %s has no event column", table)
 		}
 		fallthrough
 	case TableLineDay, TablePlatformDay, TableRegionDay, TableDimsDay:
 		if withUV {
-			uv = uvStateExpr
+			uv = metricUV.Merge()
 		}
-		sel = "SELECT day AS t, countMerge(pv) AS pv_n, " + uv + " AS uv_n, sumMerge(value_sum) AS value_total FROM " + table
+		sel = "SELECT day AS t, " + metricPV.Merge() + " AS pv_n, " + uv + " AS uv_n, " + metricValue.Merge() + " AS value_total FROM " + table
 		where = " WHERE business_line = @biz AND day >= toDate(@from) AND day < toDate(@to)"
 		args = append(args, clickhouse.Named("from", from.Format(time.DateOnly)), clickhouse.Named("to", to.Format(time.DateOnly)))
 	case TableEvents:
 		if withUV {
-			uv = uvRawExpr
+			uv = metricUV.Raw()
 		}
-		sel = "SELECT toStartOfHour(event_time, @tz) AS t, count() AS pv_n, " + uv + " AS uv_n, sum(value) AS value_total FROM " + TableEvents
+		sel = "SELECT toStartOfHour(event_time, @tz) AS t, " + metricPV.Raw() + " AS pv_n, " + uv + " AS uv_n, " + metricValue.Raw() + " AS value_total FROM " + TableEvents
 		where = " WHERE business_line = @biz AND event_time >= toDateTime(@from) AND event_time < toDateTime(@to)"
 		args = append(args, clickhouse.Named("tz", d.tz), clickhouse.Named("from", uint32(from.Unix())), clickhouse.Named("to", uint32(to.Unix())))
 	default:
-		return nil, Bucket{}, fmt.Errorf("analytics: unknown table %q", table)
+		return nil, model.Bucket{}, fmt.Errorf("analytics: unknown table %q", table)
 	}
 	where, args = filterWhere(where, args, f)
 	query := sel + where + " GROUP BY t WITH TOTALS ORDER BY t"
 	return d.series(ctx, ch, query, args)
 }
 
-func (d *AnalyticsDAO) series(ctx context.Context, ch *chclient.Client, query string, args []any) ([]Bucket, Bucket, error) {
+func (d *AnalyticsDAO) series(ctx context.Context, ch *chclient.Client, query string, args []any) ([]model.Bucket, model.Bucket, error) {
 	ctx, cancel := ch.Bound(ctx)
 	defer cancel()
 	rows, err := ch.Conn().Query(ctx, query, args...)
 	if err != nil {
-		return nil, Bucket{}, chErr(err)
+		return nil, model.Bucket{}, chErr(err)
 	}
 	defer rows.Close()
-	var out []Bucket
+	var out []model.Bucket
 	for rows.Next() {
-		var b Bucket
+		var b model.Bucket
 		if err := rows.Scan(&b.Time, &b.PV, &b.UV, &b.ValueSum); err != nil {
-			return nil, Bucket{}, chErr(err)
+			return nil, model.Bucket{}, chErr(err)
 		}
 		out = append(out, b)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, Bucket{}, chErr(err)
+		return nil, model.Bucket{}, chErr(err)
 	}
-	var tot Bucket
+	var tot model.Bucket
 	if len(out) > 0 {
 		if err := rows.Totals(&tot.Time, &tot.PV, &tot.UV, &tot.ValueSum); err != nil {
-			return nil, Bucket{}, chErr(err)
+			return nil, model.Bucket{}, chErr(err)
 		}
 	}
 	return out, tot, nil
 }
 
-// Ranking returns the top limit items of biz by pv of event on day.
-func (d *AnalyticsDAO) Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.RankItem, error) {
+// Ranking returns the top limit items of biz by pv of event on day, best
+// first.
+func (d *AnalyticsDAO) Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.ItemViews, error) {
 	ch, err := d.client()
 	if err != nil {
 		return nil, err
@@ -251,7 +279,7 @@ func (d *AnalyticsDAO) Ranking(ctx context.Context, biz, event string, day time.
 		Item  string `ch:"item"`
 		Views uint64 `ch:"views"`
 	}
-	const q = `SELECT item, sum(pv) AS views FROM agg_item_day
+	const q = `SELECT item, sum(pv) AS views FROM ` + tableItemDay + `
 WHERE business_line = @biz AND event = @event AND day = toDate(@day)
 GROUP BY item ORDER BY views DESC, item ASC LIMIT @limit`
 	err = ch.Select(ctx, &rows, q, clickhouse.Named("biz", biz), clickhouse.Named("event", event),
@@ -259,9 +287,9 @@ GROUP BY item ORDER BY views DESC, item ASC LIMIT @limit`
 	if err != nil {
 		return nil, chErr(err)
 	}
-	out := make([]model.RankItem, len(rows))
+	out := make([]model.ItemViews, len(rows))
 	for i, r := range rows {
-		out[i] = model.RankItem{Rank: i + 1, Item: r.Item, PV: r.Views}
+		out[i] = model.ItemViews{Item: r.Item, PV: r.Views}
 	}
 	return out, nil
 }
@@ -270,28 +298,15 @@ GROUP BY item ORDER BY views DESC, item ASC LIMIT @limit`
 // names are bound parameters.
 var funnelConds = []string{"event = @s0", "event = @s1", "event = @s2", "event = @s3"}
 
-// FunnelRollupSteps and FunnelRollupWindow are the funnel that
-// agg_funnel_user_day holds (migration 003): any prefix of these steps with
-// this window on one whole day is answered from it.
-var FunnelRollupSteps = []string{"view", "click", "cart", "order"}
-
-// FunnelRollupWindow is the window in seconds of agg_funnel_user_day.
-const FunnelRollupWindow = 3600
-
 // FunnelTable returns the table that answers a funnel of steps within
 // window over one whole day: TableFunnelUser (with its snapshots) for a
-// prefix of FunnelRollupSteps with FunnelRollupWindow, else TableEvents,
+// prefix of the home funnel's steps with its window, else TableEvents,
 // the day's raw rows.
 func FunnelTable(steps []string, window int) string {
-	if window != FunnelRollupWindow || len(steps) == 0 || len(steps) > len(FunnelRollupSteps) {
-		return TableEvents
+	if homeFunnel.Prefix(steps, window) {
+		return TableFunnelUser
 	}
-	for i, s := range steps {
-		if s != FunnelRollupSteps[i] {
-			return TableEvents
-		}
-	}
-	return TableFunnelUser
+	return TableEvents
 }
 
 // funnelRollupDay returns the day (YYYY-MM-DD) and true when the funnel of
@@ -307,9 +322,8 @@ func (d *AnalyticsDAO) funnelRollupDay(steps []string, window int, from, to time
 	if err != nil {
 		return "", false
 	}
-	f := from.In(loc)
-	day := time.Date(f.Year(), f.Month(), f.Day(), 0, 0, 0, 0, loc)
-	if !f.Equal(day) || !to.Equal(day.AddDate(0, 0, 1)) {
+	day, ok := olap.WholeDay(from, to, loc)
+	if !ok {
 		return "", false
 	}
 	return day.Format(time.DateOnly), true
@@ -353,7 +367,7 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
 		table = TableFunnelUser
 		args = []any{clickhouse.Named("biz", biz), clickhouse.Named("day", day)}
 		q = `SELECT level, count() AS users FROM (
-  SELECT user_id, windowFunnelMerge(3600)(funnel) AS level
+  SELECT user_id, windowFunnelMerge(` + strconv.Itoa(model.FunnelWindow) + `)(funnel) AS level
   FROM ` + TableFunnelUser + `
   WHERE business_line = @biz AND day = toDate(@day)
   GROUP BY user_id
@@ -384,14 +398,11 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
 	if err := ch.Select(ctx, &rows, q, args...); err != nil {
 		return nil, "", chErr(err)
 	}
-	out := make([]uint64, len(steps))
+	levels := make(map[uint8]uint64, len(rows))
 	for _, r := range rows {
-		// A 4-step level l counts for the first min(l, len(steps)) steps.
-		for k := 0; k < int(r.Level) && k < len(out); k++ {
-			out[k] += r.Users
-		}
+		levels[r.Level] += r.Users
 	}
-	return out, table, nil
+	return olap.Count(len(steps), levels), table, nil
 }
 
 // InsertEvents writes one batch (ideally inside one day partition) with an

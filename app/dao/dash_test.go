@@ -1,0 +1,58 @@
+package dao
+
+import (
+	"testing"
+
+	"github.com/wings-bff/wings/app/model"
+)
+
+func TestRoute(t *testing.T) {
+	d := NewAnalyticsDAO(nil, "Asia/Shanghai")
+	for i, tc := range []struct {
+		gran string
+		f    model.Filters
+		want string
+	}{
+		{"day", model.Filters{}, TableLineDay},
+		{"day", model.Filters{Event: "order"}, TableLineDay},
+		{"day", model.Filters{Platform: "ios"}, TablePlatformAny},
+		{"day", model.Filters{Platform: "ios", Event: "cart"}, TablePlatformDay},
+		{"day", model.Filters{Region: "r"}, TableRegionAny},
+		{"day", model.Filters{Region: "r", Event: "view"}, TableRegionDay},
+		{"day", model.Filters{Platform: "ios", Region: "r"}, TableDimsDay},
+		{"day", model.Filters{Platform: "ios", Region: "r", Event: "view"}, TableDimsDay},
+		{"hour", model.Filters{}, TableLineHour},
+		{"hour", model.Filters{Event: "click"}, TableLineHour},
+		{"hour", model.Filters{Platform: "web"}, TableEvents},
+		{"hour", model.Filters{Region: "r", Event: "view"}, TableEvents},
+	} {
+		if got := Route(tc.gran, tc.f); got != tc.want {
+			t.Errorf("Test %d: Route(%s, %+v) = %s; want %s", i, tc.gran, tc.f, got, tc.want)
+		}
+		src := d.SeriesSource(tc.gran, tc.f)
+		if src.Name != tc.want || src.Raw != (tc.want == TableEvents) {
+			t.Errorf("Test %d: SeriesSource = %+v", i, src)
+		}
+	}
+	if err := dashSchema.Validate(); err != nil {
+		t.Error(err)
+	}
+}
+
+func TestFunnelSource(t *testing.T) {
+	d := NewAnalyticsDAO(nil, "Asia/Shanghai")
+	for i, tc := range []struct {
+		steps  []string
+		window int
+		want   string
+	}{
+		{model.FunnelSteps(), model.FunnelWindow, TableFunnelUser},
+		{[]string{"view", "click"}, model.FunnelWindow, TableFunnelUser},
+		{[]string{"view", "cart"}, model.FunnelWindow, TableEvents},
+		{model.FunnelSteps(), 1800, TableEvents},
+	} {
+		if got := d.FunnelSource(tc.steps, tc.window); got.Name != tc.want || got.Raw != (tc.want == TableEvents) {
+			t.Errorf("Test %d: FunnelSource(%v, %d) = %+v; want %s", i, tc.steps, tc.window, got, tc.want)
+		}
+	}
+}
