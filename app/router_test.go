@@ -16,6 +16,7 @@ import (
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/app/service"
 	"github.com/wings-bff/wings/framework/render"
+	"github.com/wings-bff/wings/framework/wings"
 )
 
 // readLog is an echo.Context that notes the query parameters read.
@@ -121,5 +122,26 @@ func TestRoutesDeclareTheQueryTheyRead(t *testing.T) {
 				t.Errorf("reads %q; declares %q", read, declared)
 			}
 		})
+	}
+}
+
+// TestRoutesHaveOwners checks that every route of the table names a team
+// that is a valid owner label, and that routes sharing a path share their
+// owner (wings_route_info has one series per path, which the alert rules
+// join on).
+func TestRoutesHaveOwners(t *testing.T) {
+	byPath := map[string]wings.Owner{}
+	for _, r := range Routes(&Container{}) {
+		if r.Owner.Team == "" || r.Owner.Contact == "" {
+			t.Errorf("%s %s: owner %q; want a team and a contact", r.Method, r.Path, r.Owner)
+			continue
+		}
+		if _, err := wings.ParseOwner(r.Owner.String()); err != nil {
+			t.Errorf("%s %s: %v", r.Method, r.Path, err)
+		}
+		if o, ok := byPath[r.Path]; ok && o.Team != r.Owner.Team {
+			t.Errorf("%s: owned by %s and %s; want one team per path", r.Path, o.Team, r.Owner.Team)
+		}
+		byPath[r.Path] = r.Owner
 	}
 }

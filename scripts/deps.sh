@@ -2,6 +2,7 @@
 # Install the Debian packages behind the services used by `make run` / `make test`.
 #
 #   scripts/deps.sh NAME...    NAME: redis clickhouse etcd promtool wrk nginx chromium node
+#                              prometheus alertmanager blackbox
 #
 # Silent when everything is present. Otherwise installs the missing packages
 # (apt-get update first), one line per package on stderr. Safe to run from two
@@ -23,7 +24,10 @@ bins() {
 	nginx) echo nginx ;;
 	chromium) echo chromium ;;
 	node) echo node npm ;;
-	*) echo "deps.sh: unknown dependency '$1' (want redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node)" >&2; exit 2 ;;
+	prometheus) echo prometheus promtool ;;
+	alertmanager) echo prometheus-alertmanager amtool ;;
+	blackbox) echo prometheus-blackbox-exporter ;;
+	*) echo "deps.sh: unknown dependency '$1' (want redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node|prometheus|alertmanager|blackbox)" >&2; exit 2 ;;
 	esac
 }
 pkgs() {
@@ -36,6 +40,9 @@ pkgs() {
 	nginx) echo nginx ;;
 	chromium) echo chromium ;; # the browser tests (test/web_test.go)
 	node) echo nodejs npm ;;   # make web, and make test's check of the committed bundle
+	prometheus) echo prometheus ;;
+	alertmanager) echo prometheus-alertmanager ;;
+	blackbox) echo prometheus-blackbox-exporter ;;
 	esac
 }
 
@@ -52,7 +59,7 @@ missing_pkgs() {
 	done
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node|prometheus|alertmanager|blackbox..." >&2; exit 2; }
 for name in "$@"; do bins "$name" >/dev/null; done
 
 # Fast path: nothing to do, no lock taken.

@@ -32,6 +32,8 @@ type Registry struct {
 	Stale             *prometheus.CounterVec // route, source
 	Shed              *prometheus.CounterVec // route, reason
 	Panics            *prometheus.CounterVec // where
+
+	RouteInfo *prometheus.GaugeVec // route, owner; always 1
 }
 
 // LatencyBuckets cover 1 ms to 10 s, dense where BFF answers live.
@@ -101,6 +103,11 @@ func New(version, revision string) *Registry {
 	}, []string{"where"})
 	reg.MustRegister(build, r.HTTPRequests, r.HTTPDuration, r.HTTPInFlight, r.UpstreamRequests, r.UpstreamDuration,
 		r.UpstreamRetries, r.UpstreamCoalesced, r.Degraded, r.Stale, r.Shed, r.Panics)
+	r.RouteInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: Namespace, Name: "route_info",
+		Help: "Registered routes, by route template and owning team (\"unowned\" when none is declared); always 1. Join on route to give an alert its owner.",
+	}, []string{"route", "owner"})
+	reg.MustRegister(r.RouteInfo)
 	return r
 }
 

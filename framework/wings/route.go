@@ -1,6 +1,8 @@
 package wings
 
 import (
+	"fmt"
+	"strings"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -42,6 +44,52 @@ type Route struct {
 	// Cache opts the route into the response cache (framework/cache);
 	// routes.<name>.cache_ttl in config also turns it on or retunes it.
 	Cache *CacheOptions
+	// Owner is the team answerable for the route and how to reach it.
+	// /metrics exports wings_route_info{route,owner="<team>"} from it, and
+	// the alert rules route each route alert to that team.
+	Owner Owner
+}
+
+// Owner names a route's team (the owner label of wings_route_info and of
+// route alerts) and its contact (a mail address or a channel).
+type Owner struct {
+	Team    string
+	Contact string
+}
+
+// Unowned is the owner label of a route that declares no team.
+const Unowned = "unowned"
+
+// Label is the owner label for metrics and alerts: the team, or Unowned.
+func (o Owner) Label() string {
+	if o.Team == "" {
+		return Unowned
+	}
+	return o.Team
+}
+
+// String is "team:contact" (the form `wings gen endpoint --owner` takes),
+// "team" without a contact, or Unowned.
+func (o Owner) String() string {
+	if o.Contact == "" {
+		return o.Label()
+	}
+	return o.Label() + ":" + o.Contact
+}
+
+// ParseOwner reads "team:contact" (the contact is optional). The team must
+// be a lower-case word ([a-z0-9_-]), so it is a safe, bounded label.
+func ParseOwner(s string) (Owner, error) {
+	team, contact, _ := strings.Cut(s, ":")
+	if team == "" {
+		return Owner{}, fmt.Errorf("owner %q: want team:contact with a team", s)
+	}
+	for _, r := range team {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '_' || r == '-') {
+			return Owner{}, fmt.Errorf("owner %q: team must be lower-case letters, digits, '_' or '-'", s)
+		}
+	}
+	return Owner{Team: team, Contact: contact}, nil
 }
 
 // CacheOptions declare how a route's answers are cached. Only successful
@@ -146,6 +194,7 @@ func (rt *Runtime) Handle(routes ...Route) {
 		mws = append(mws, middleware.Deadline(rt.EffectiveTimeout(r)))
 		// Composed once: echo would re-apply route middleware per request.
 		rt.echo.Add(r.Method, r.Path, compose(r.Handler, mws)).Name = r.Name
+		rt.metrics.RouteInfo.WithLabelValues(r.Path, r.Owner.Label()).Set(1)
 		rt.routes = append(rt.routes, r)
 	}
 }

@@ -30,6 +30,8 @@ type RouteInfo struct {
 	Auth string
 	// Query is the route's declared query parameters (Route.Query).
 	Query []string
+	// Owner is the route's owning team and contact (Route.Owner).
+	Owner Owner
 }
 
 // DescribeRoutes resolves each route's settings against cfg. Handlers may
@@ -38,7 +40,7 @@ type RouteInfo struct {
 func DescribeRoutes(cfg *config.Config, routes []Route) []RouteInfo {
 	out := make([]RouteInfo, 0, len(routes))
 	for _, r := range routes {
-		ri := RouteInfo{Method: r.Method, Path: r.Path, Name: r.Name, Handler: handlerName(r.Handler), Auth: r.Auth, Query: r.Query}
+		ri := RouteInfo{Method: r.Method, Path: r.Path, Name: r.Name, Handler: handlerName(r.Handler), Auth: r.Auth, Query: r.Query, Owner: r.Owner}
 		if ri.Name == "" {
 			ri.Name = r.Method + " " + r.Path
 		}
@@ -67,10 +69,11 @@ func DescribeRoutes(cfg *config.Config, routes []Route) []RouteInfo {
 
 // WriteRouteTable prints routes as an aligned table: method, path, name,
 // handler, timeout, cache TTL ("-" when not cached), auth ("public" when
-// none is required) and the declared query parameters ("-" when none).
+// none is required), the declared query parameters ("-" when none) and the
+// owner (team:contact, "unowned" when none is declared).
 func WriteRouteTable(w io.Writer, routes []RouteInfo) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "METHOD\tPATH\tNAME\tHANDLER\tTIMEOUT\tCACHE\tAUTH\tQUERY")
+	fmt.Fprintln(tw, "METHOD\tPATH\tNAME\tHANDLER\tTIMEOUT\tCACHE\tAUTH\tQUERY\tOWNER")
 	for _, r := range routes {
 		cache, auth, query := "-", r.Auth, strings.Join(r.Query, ",")
 		if r.CacheTTL > 0 {
@@ -82,7 +85,7 @@ func WriteRouteTable(w io.Writer, routes []RouteInfo) error {
 		if query == "" {
 			query = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Method, r.Path, r.Name, r.Handler, r.Timeout, cache, auth, query)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", r.Method, r.Path, r.Name, r.Handler, r.Timeout, cache, auth, query, r.Owner)
 	}
 	return tw.Flush()
 }
