@@ -39,6 +39,10 @@ type Config struct {
 	// Features are named on/off switches the application reads with
 	// Runtime.Feature; they hot-reload. An unlisted feature is off.
 	Features map[string]bool `mapstructure:"features"`
+	// Tracing configures OpenTelemetry traces (framework/tracing).
+	Tracing Tracing `mapstructure:"tracing"`
+	// Sentry configures error tracking (framework/errtrack).
+	Sentry Sentry `mapstructure:"sentry"`
 }
 
 // ClickHouse configures the shared ClickHouse connection pool (native
@@ -377,6 +381,8 @@ func (c *Config) Validate() error {
 	}
 	c.validateAuth(bad)
 	c.Etcd.validate(bad)
+	c.Tracing.validate(bad)
+	c.Sentry.validate(bad)
 	for _, name := range sortedKeys(c.Routes) {
 		r := c.Routes[name]
 		if r.Timeout < 0 {

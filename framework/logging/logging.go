@@ -51,8 +51,8 @@ func WithEntry(ctx context.Context, e *logrus.Entry) context.Context {
 	return context.WithValue(ctx, entryKey, e)
 }
 
-// FromContext returns the request's log entry (with request_id, and
-// user_id once authenticated): the one put by WithEntry, else one made now
+// FromContext returns the request's log entry (with request_id, trace_id
+// when traced, and user_id once authenticated): the one put by WithEntry, else one made now
 // from the request record (reqctx.Info), else a discarding entry. Entries
 // are made on demand so a request that logs nothing builds none.
 func FromContext(ctx context.Context) *logrus.Entry {
@@ -60,6 +60,9 @@ func FromContext(ctx context.Context) *logrus.Entry {
 		return e
 	}
 	if in := reqctx.From(ctx); in != nil && in.Log != nil {
+		if in.TraceID != "" {
+			return in.Log.WithFields(logrus.Fields{"request_id": in.ID, "trace_id": in.TraceID})
+		}
 		return in.Log.WithField("request_id", in.ID)
 	}
 	return logrus.NewEntry(Discard())

@@ -203,6 +203,9 @@ func AccessLog(log *logrus.Logger) echo.MiddlewareFunc {
 			if uid := logging.UserID(c.Request().Context()); uid != "" {
 				fields["user_id"] = uid
 			}
+			if in := reqctx.From(req.Context()); in != nil && in.TraceID != "" {
+				fields["trace_id"] = in.TraceID
+			}
 			if failed {
 				fields["error"] = cause.Error()
 			}

@@ -40,6 +40,8 @@ type Info struct {
 	// Pool is the goroutine pool the request's fan-outs start their calls
 	// on (a *fanout.Pool), or nil.
 	Pool any
+	// TraceID is the request's trace id (hex) when it is traced, or "".
+	TraceID string
 }
 
 type ctxKey int

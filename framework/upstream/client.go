@@ -29,6 +29,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/sirupsen/logrus"
 	"github.com/sony/gobreaker/v2"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/config"
@@ -83,6 +84,7 @@ type Client struct {
 	flights  coalescer
 	plans    planCache // GetJSON's fast struct decoding; see decode.go
 	base     string    // the base URL, without a trailing slash
+	trace    *tracer   // nil: tracing off; see trace.go
 	// The series every successful call touches, made at first use (as
 	// WithLabelValues would) and then kept: the label lookup is not free.
 	okRequests func() prometheus.Counter
@@ -237,6 +239,9 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) (body [
 	})
 	if shared {
 		c.m.UpstreamCoalesced.WithLabelValues(c.name).Inc()
+		if c.trace != nil {
+			c.markCoalesced(ctx, path)
+		}
 	}
 	// When this caller stopped waiting, err is ctx.Err() itself.
 	if err == nil || err != ctx.Err() {
@@ -252,7 +257,7 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) (body [
 func (c *Client) fetch(ctx context.Context, path, u string) ([]byte, error) {
 	t := c.tune.Load()
 	for attempt := 0; ; attempt++ {
-		body, retryable, err := c.attempt(ctx, path, u, t.Timeout)
+		body, retryable, err := c.attempt(ctx, path, u, t.Timeout, attempt)
 		if err == nil || !retryable || attempt >= t.Retries || ctx.Err() != nil {
 			return body, err
 		}
@@ -283,12 +288,20 @@ func backoffDelay(backoff time.Duration, attempt int) time.Duration {
 
 // attempt makes one request through the breaker and reports whether its
 // failure is worth retrying.
-func (c *Client) attempt(ctx context.Context, path, u string, timeout time.Duration) ([]byte, bool, error) {
+func (c *Client) attempt(ctx context.Context, path, u string, timeout time.Duration, n int) (_ []byte, _ bool, err error) {
+	var outcome string
+	var status int
+	if c.trace != nil {
+		var span trace.Span
+		ctx, span = c.startAttempt(ctx, path, n)
+		defer func() { endAttempt(span, status, outcome, err) }()
+	}
 	var done func(error)
 	if cb := c.brk.cb.Load(); cb != nil {
 		d, err := cb.Allow()
 		if err != nil { // open, or half-open with its probes taken
 			c.m.UpstreamRequests.WithLabelValues(c.name, OutcomeBreakerOpen).Inc()
+			outcome = OutcomeBreakerOpen
 			return nil, false, &apperr.Error{
 				Kind: apperr.KindUpstream, Upstream: c.name,
 				Message: "upstream " + c.name + " unavailable: circuit breaker open",
@@ -308,7 +321,7 @@ func (c *Client) attempt(ctx context.Context, path, u string, timeout time.Durat
 	start := time.Now()
 	status, body, err := c.do(actx, u)
 	c.duration().Observe(time.Since(start).Seconds())
-	outcome, body, err := c.classify(actx, path, status, body, err)
+	outcome, body, err = c.classify(actx, path, status, body, err)
 	if outcome == OutcomeOK {
 		c.okRequests().Inc()
 	} else {
@@ -362,6 +375,7 @@ func (c *Client) do(ctx context.Context, u string) (int, []byte, error) {
 	if id != "" {
 		h[RequestIDHeader] = []string{id} // the key is canonical already
 	}
+	c.inject(ctx, h)
 	req.Header = h
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -385,6 +399,7 @@ func (c *Client) R(ctx context.Context) *resty.Request {
 	if id := logging.RequestID(ctx); id != "" {
 		r.SetHeader(RequestIDHeader, id)
 	}
+	c.inject(ctx, r.Header)
 	return r
 }
 

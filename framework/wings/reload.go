@@ -36,6 +36,7 @@ func HotKeys() []string {
 		"routes.*.max_in_flight",
 		"server.max_in_flight",
 		"features.*",
+		"tracing.sample_ratio",
 	}
 }
 

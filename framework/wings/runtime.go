@@ -40,6 +40,7 @@ import (
 	"github.com/wings-bff/wings/framework/metrics"
 	"github.com/wings-bff/wings/framework/middleware"
 	"github.com/wings-bff/wings/framework/recovery"
+	"github.com/wings-bff/wings/framework/tracing"
 	"github.com/wings-bff/wings/framework/upstream"
 )
 
@@ -59,6 +60,9 @@ type Options struct {
 	// providers (framework/auth: how to write another provider).
 	Identity   auth.IdentityProvider
 	Permission auth.PermissionProvider
+	// Tracing replaces parts of the tracer provider built from
+	// tracing.* (tests pass the SDK's in-memory exporter).
+	Tracing tracing.Options
 }
 
 // Hook runs at start or stop. Stop hooks run in reverse order of
@@ -84,6 +88,7 @@ type Runtime struct {
 	panics    *recovery.Reporter
 	redis     *redis.Client    // nil without redis.addr
 	ch        *chclient.Client // nil without clickhouse.addr
+	tracing   *tracing.Provider
 
 	mu       sync.Mutex
 	resil    resilience // load shedding and the stale store; see resilience.go
@@ -124,8 +129,12 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	}
 	rt.panics = recovery.NewReporter(log, rt.metrics.Panics)
 	rt.rootCtx, rt.rootCancel = context.WithCancel(context.Background())
+	if err := rt.initTracing(opts.Tracing); err != nil {
+		return nil, err
+	}
 	for name, ucfg := range cfg.Upstreams {
 		rt.upstreams[name] = upstream.New(name, ucfg, rt.metrics, log)
+		rt.upstreams[name].SetTracing(rt.tracing)
 	}
 	if rc := cfg.Redis; rc.Addr != "" {
 		rt.redis = redis.NewClient(&redis.Options{
@@ -137,6 +146,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 			WriteTimeout: rc.WriteTimeout,
 			PoolSize:     rc.PoolSize,
 		})
+		rt.traceRedis()
 		rt.AddCheck(Check{Name: "redis", Fn: func(ctx context.Context) error { return rt.redis.Ping(ctx).Err() }})
 		rt.OnStop(func(context.Context) error { return rt.redis.Close() })
 	}
@@ -149,7 +159,11 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		rt.AddCheck(Check{Name: "clickhouse", Fn: ch.Ping})
 		rt.OnStop(func(context.Context) error { return ch.Close() })
 	}
-	a, err := auth.New(cfg.Auth, cfg.Env, auth.Options{Identity: opts.Identity, Permission: opts.Permission, Log: log, Panics: rt.panics})
+	aopts := auth.Options{Identity: opts.Identity, Permission: opts.Permission, Log: log, Panics: rt.panics}
+	if rt.tracing.Enabled() { // the SSO continues the request's trace
+		aopts.HTTPClient = &http.Client{Transport: rt.tracing.Transport(&http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 90 * time.Second})}
+	}
+	a, err := auth.New(cfg.Auth, cfg.Env, aopts)
 	if err != nil {
 		return nil, err
 	}
@@ -178,11 +192,16 @@ func (rt *Runtime) newEcho(trusted []*net.IPNet) (*echo.Echo, echo.HandlerFunc) 
 	e.IPExtractor = ipExtractor(trusted)
 	global := []echo.MiddlewareFunc{
 		middleware.RequestID(newIDGenerator()),
+	}
+	if rt.tracing.Enabled() {
+		global = append(global, middleware.Trace(rt.tracing))
+	}
+	global = append(global,
 		middleware.Metrics(rt.metrics),
 		middleware.AccessLog(rt.log),
 		middleware.Recover(rt.panics),
 		requestSizeGuard(rt.cfg.Server.MaxHeaderBytes),
-	}
+	)
 	if cors := rt.cfg.Server.CORS; len(cors.AllowOrigins) > 0 {
 		global = append(global, echomw.CORSWithConfig(echomw.CORSConfig{
 			AllowOriginFunc:  corsOriginAllowed(cors.AllowOrigins, cors.AllowCredentials), // exact origins only
