@@ -90,6 +90,7 @@ type Runtime struct {
 	hot      hotState   // feature flags and reload hooks; see reload.go
 	auth     authState  // login and permission; see auth.go
 	routes   []Route
+	policies map[string]RoutePolicy // by route name; see Handle
 	checks   []Check
 	onStart  []Hook
 	onStop   []Hook
