@@ -2,6 +2,8 @@
 package app
 
 import (
+	"errors"
+
 	"github.com/wings-bff/wings/app/controller"
 	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/service"
@@ -59,9 +61,9 @@ func NewContainer(rt *wings.Runtime, opts ...Option) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
-	rc, err := cache.New(rt)
-	if err != nil {
-		return nil, err
+	rc := cache.Of(rt)
+	if rc == nil {
+		return nil, errors.New("app: the runtime has no response cache: build it with wings.Options{ResponseCache: cache.Install}")
 	}
 	dash, err := newDash(rt, *o.analytics, rc)
 	if err != nil {

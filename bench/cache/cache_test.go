@@ -19,6 +19,7 @@ import (
 
 	"github.com/wings-bff/wings/app"
 	"github.com/wings-bff/wings/app/mockupstream"
+	"github.com/wings-bff/wings/framework/cache"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/wings"
 )
@@ -56,7 +57,7 @@ func wingsApp(b *testing.B, mock string, cached bool, extra ...string) *wings.Ru
 	if _, err := config.Load(config.Options{Dir: "../../conf", Env: "test", Environ: environ}, &cfg); err != nil {
 		b.Fatal(err)
 	}
-	rt, err := wings.New(&cfg.Config, wings.Options{LogOutput: io.Discard})
+	rt, err := wings.New(&cfg.Config, wings.Options{LogOutput: io.Discard, ResponseCache: cache.Install})
 	if err != nil {
 		b.Fatal(err)
 	}

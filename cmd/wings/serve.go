@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/wings-bff/wings/app"
+	"github.com/wings-bff/wings/framework/cache"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/wings"
 )
@@ -50,7 +51,7 @@ func serve(ctx context.Context, confDir string) error {
 	if err != nil {
 		return err
 	}
-	rt, err := wings.New(&cfg.Config, wings.Options{Build: build(), LogOutput: os.Stdout})
+	rt, err := wings.New(&cfg.Config, wings.Options{Build: build(), LogOutput: os.Stdout, ResponseCache: cache.Install})
 	if err != nil {
 		return err
 	}

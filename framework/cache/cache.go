@@ -5,12 +5,13 @@
 //
 // # Setup
 //
-// Make one Cache per Runtime, before the routes are registered:
+// A Runtime has one Cache, built from config with the Runtime:
 //
-//	c, err := cache.New(rt)   // in app.NewContainer
+//	rt, err := wings.New(cfg, wings.Options{ResponseCache: cache.Install})
+//	c := cache.Of(rt)         // in app.NewContainer
 //	rt.Handle(app.Routes(...)...)
 //
-// New installs the response-cache middleware for every route that declares
+// Install (or New) installs the response-cache middleware for every route that declares
 // Cache options (or routes.<name>.cache_ttl in config), and the admin
 // endpoint POST /admin/cache/purge.
 //
@@ -133,18 +134,46 @@ type Cache struct {
 // defaultRefreshConcurrency is cache.refresh_concurrency's default.
 const defaultRefreshConcurrency = 16
 
+// defaultL1MaxEntries and defaultL1MaxBytes bound the L1 of a config built
+// in code without cache.l1_max_entries and cache.l1_max_bytes.
+const (
+	defaultL1MaxEntries = 10000
+	defaultL1MaxBytes   = 64 << 20
+)
+
+// Install builds rt's Cache (New); pass it as wings.Options.ResponseCache
+// so wings.New builds the cache from config, and get it with Of.
+func Install(rt *wings.Runtime) error {
+	_, err := New(rt)
+	return err
+}
+
+// Of returns the Cache built for rt (Install or New), or nil.
+func Of(rt *wings.Runtime) *Cache {
+	c, _ := rt.ResponseCache().(*Cache)
+	return c
+}
+
 // New builds the Cache of rt from its config, installs the response-cache
 // middleware and the admin purge endpoint, and subscribes to purges from
-// other instances. Call it once per Runtime, before Handle.
+// other instances. A Runtime has one Cache, built before Handle: a second
+// New fails. Prefer wings.Options{ResponseCache: Install} and Of.
 func New(rt *wings.Runtime) (*Cache, error) {
+	if rt.ResponseCache() != nil {
+		return nil, errors.New("cache: the runtime already has a response cache (use cache.Of)")
+	}
 	cfg := rt.Config()
 	slots := cfg.Cache.RefreshConcurrency
 	if slots <= 0 { // a config built in code rather than loaded
 		slots = defaultRefreshConcurrency
 	}
+	l1Entries, l1Bytes := cfg.Cache.L1MaxEntries, cfg.Cache.L1MaxBytes
+	if l1Entries <= 0 || l1Bytes <= 0 { // likewise: conf/config.default.yaml's bounds
+		l1Entries, l1Bytes = defaultL1MaxEntries, defaultL1MaxBytes
+	}
 	c := &Cache{
 		rt:     rt,
-		l1:     newL1(cfg.Cache.L1MaxEntries, cfg.Cache.L1MaxBytes),
+		l1:     newL1(l1Entries, l1Bytes),
 		bg:     rt.Context(),
 		now:    time.Now,
 		rand:   rand.Float64,
@@ -181,6 +210,9 @@ func New(rt *wings.Runtime) (*Cache, error) {
 		onError:   func() { c.requests.WithLabelValues("redis", "error").Inc() },
 	}
 	c.remote.lockTTL.Store(int64(cfg.Cache.LockTTL))
+	if err := rt.SetResponseCache(c); err != nil {
+		return nil, err
+	}
 	rt.OnReload(c.reload)
 	if c.remote.rdb != nil {
 		go c.subscribe()

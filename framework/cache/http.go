@@ -28,29 +28,15 @@ import (
 // members in meta), so a healed upstream shows up soon.
 const degradedTTL = 5 * time.Second
 
-// policyOf is the route's cache policy under cfg: config overrides code. A
+// policyOf is the route's cache policy under cfg (wings.ResolvePolicy). A
 // zero TTL means the route is not cached.
-func (c *Cache) policyOf(r *wings.Route, cfg *config.Config) (Policy, *wings.CacheOptions) {
-	var p Policy
+func policyOf(r *wings.Route, cfg *config.Config) (Policy, *wings.CacheOptions) {
+	rp := wings.ResolvePolicy(*r, cfg)
 	opts := r.Cache
-	if opts != nil {
-		p = Policy{TTL: opts.TTL, Grace: opts.Grace, StaleIfError: opts.StaleIfError}
-	}
-	if rc, ok := cfg.Routes[r.Name]; ok {
-		if rc.CacheTTL > 0 {
-			p.TTL = rc.CacheTTL
-		}
-		if rc.CacheGrace > 0 {
-			p.Grace = rc.CacheGrace
-		}
-		if rc.CacheStaleIfError > 0 {
-			p.StaleIfError = rc.CacheStaleIfError
-		}
-	}
 	if opts == nil {
 		opts = &wings.CacheOptions{}
 	}
-	return p, opts
+	return Policy{TTL: rp.CacheTTL, Grace: rp.CacheGrace, StaleIfError: rp.CacheStaleIfError}, opts
 }
 
 // routePolicy is a cached route's policy in force, swapped whole by the
@@ -72,7 +58,7 @@ func (c *Cache) reload(next *config.Config) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, rp := range c.routes {
-		p, _ := c.policyOf(rp.route, next)
+		p, _ := policyOf(rp.route, next)
 		rp.policy.Store(&p)
 	}
 }
@@ -80,8 +66,8 @@ func (c *Cache) reload(next *config.Config) {
 // routeMiddleware is installed through wings.UseRouteMiddleware: it returns
 // the response-cache middleware for cached GET routes, nil for the others.
 func (c *Cache) routeMiddleware(r *wings.Route) echo.MiddlewareFunc {
-	p, opts := c.policyOf(r, c.rt.Config())
-	if !c.rt.Config().Cache.Responses || p.TTL <= 0 || r.Method != http.MethodGet {
+	p, opts := policyOf(r, c.rt.Config())
+	if p.TTL <= 0 {
 		return nil
 	}
 	rp := &routePolicy{route: r}

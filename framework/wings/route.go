@@ -145,15 +145,21 @@ func RouteOf(c echo.Context) *Route {
 func SetRoute(c echo.Context, r *Route) { c.Set(keyRoute, r) }
 
 // EffectiveTimeout is the deadline in force for r: config, then code, then
-// the server default.
+// the server default (ResolvePolicy).
 func (rt *Runtime) EffectiveTimeout(r Route) time.Duration {
-	if rc, ok := rt.cfg.Routes[r.Name]; ok && rc.Timeout > 0 {
-		return rc.Timeout
+	return ResolvePolicy(r, rt.cfg).Timeout
+}
+
+// Policies returns the policy in force for each registered route, keyed by
+// route name: what Handle applied and the response cache started with.
+func (rt *Runtime) Policies() map[string]RoutePolicy {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	out := make(map[string]RoutePolicy, len(rt.policies))
+	for k, v := range rt.policies {
+		out[k] = v
 	}
-	if r.Timeout > 0 {
-		return r.Timeout
-	}
-	return rt.cfg.Server.RequestTimeout
+	return out
 }
 
 // Handle registers routes on the server.
@@ -162,9 +168,16 @@ func (rt *Runtime) Handle(routes ...Route) {
 	defer rt.mu.Unlock()
 	for i := range routes {
 		r := routes[i]
-		if r.Name == "" {
-			r.Name = r.Method + " " + r.Path
+		r.Name = RouteName(r)
+		pol := ResolvePolicy(r, rt.cfg)
+		if pol.CacheDropped {
+			rt.log.WithFields(map[string]any{"route": r.Name, "method": r.Method}).
+				Warn("route cache ttl ignored: only GET answers are cached")
 		}
+		if rt.policies == nil {
+			rt.policies = map[string]RoutePolicy{}
+		}
+		rt.policies[r.Name] = pol
 		rp := &r
 		mws := []echo.MiddlewareFunc{
 			func(next echo.HandlerFunc) echo.HandlerFunc {
@@ -191,7 +204,7 @@ func (rt *Runtime) Handle(routes ...Route) {
 		// The deadline sits closest to the handler: it bounds the handler
 		// and the cache's loads, and a cache hit never arms its timer. Auth
 		// providers bound their own calls (auth.*.timeout).
-		mws = append(mws, middleware.Deadline(rt.EffectiveTimeout(r)))
+		mws = append(mws, middleware.Deadline(pol.Timeout))
 		// Composed once: echo would re-apply route middleware per request.
 		rt.echo.Add(r.Method, r.Path, compose(r.Handler, mws)).Name = r.Name
 		rt.metrics.RouteInfo.WithLabelValues(r.Path, r.Owner.Label()).Set(1)

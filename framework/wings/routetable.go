@@ -20,12 +20,9 @@ type RouteInfo struct {
 	Method, Path, Name string
 	// Handler is the handler function's name: controller.(*VideoController).Get.
 	Handler string
-	// Timeout is the effective deadline: routes.<name>.timeout, else the
-	// route's, else server.request_timeout.
-	Timeout time.Duration
-	// CacheTTL is the response cache TTL (routes.<name>.cache_ttl, else the
-	// route's); zero means not cached.
-	CacheTTL time.Duration
+	// Timeout and CacheTTL are the route's ResolvePolicy: the deadline,
+	// and the response cache TTL (zero: not cached).
+	Timeout, CacheTTL time.Duration
 	// Auth is the resource the route requires; empty means public.
 	Auth string
 	// Query is the route's declared query parameters (Route.Query).
@@ -34,35 +31,17 @@ type RouteInfo struct {
 	Owner Owner
 }
 
-// DescribeRoutes resolves each route's settings against cfg. Handlers may
+// DescribeRoutes resolves each route's settings against cfg (ResolvePolicy). Handlers may
 // be method values on nil controllers (app.Routes(&app.Container{})): only
 // their names are read.
 func DescribeRoutes(cfg *config.Config, routes []Route) []RouteInfo {
 	out := make([]RouteInfo, 0, len(routes))
 	for _, r := range routes {
-		ri := RouteInfo{Method: r.Method, Path: r.Path, Name: r.Name, Handler: handlerName(r.Handler), Auth: r.Auth, Query: r.Query, Owner: r.Owner}
-		if ri.Name == "" {
-			ri.Name = r.Method + " " + r.Path
-		}
-		rc := cfg.Routes[r.Name]
-		switch {
-		case rc.Timeout > 0:
-			ri.Timeout = rc.Timeout
-		case r.Timeout > 0:
-			ri.Timeout = r.Timeout
-		default:
-			ri.Timeout = cfg.Server.RequestTimeout
-		}
-		if r.Cache != nil {
-			ri.CacheTTL = r.Cache.TTL
-		}
-		if rc.CacheTTL > 0 {
-			ri.CacheTTL = rc.CacheTTL
-		}
-		if !cfg.Cache.Responses {
-			ri.CacheTTL = 0
-		}
-		out = append(out, ri)
+		p := ResolvePolicy(r, cfg)
+		out = append(out, RouteInfo{
+			Method: r.Method, Path: r.Path, Name: p.Name, Handler: handlerName(r.Handler),
+			Timeout: p.Timeout, CacheTTL: p.CacheTTL, Auth: r.Auth, Query: r.Query, Owner: r.Owner,
+		})
 	}
 	return out
 }

@@ -63,6 +63,16 @@ type Options struct {
 	// Tracing replaces parts of the tracer provider built from
 	// tracing.* (tests pass the SDK's in-memory exporter).
 	Tracing tracing.Options
+	// ResponseCache, when set, builds the response cache from config once
+	// the Runtime is made (pass cache.Install), so the routes' cache
+	// settings apply without app code building one.
+	ResponseCache func(*Runtime) error
+}
+
+// ResponseCache is the response cache a Runtime holds (framework/cache's
+// *Cache; cache.Of returns it typed).
+type ResponseCache interface {
+	Delete(ctx context.Context, key string) error
 }
 
 // Hook runs at start or stop. Stop hooks run in reverse order of
@@ -90,16 +100,18 @@ type Runtime struct {
 	ch        *chclient.Client // nil without clickhouse.addr
 	tracing   *tracing.Provider
 
-	mu       sync.Mutex
-	resil    resilience // load shedding and the stale store; see resilience.go
-	hot      hotState   // feature flags and reload hooks; see reload.go
-	auth     authState  // login and permission; see auth.go
-	routes   []Route
-	checks   []Check
-	onStart  []Hook
-	onStop   []Hook
-	routeMWs []func(*Route) echo.MiddlewareFunc // see UseRouteMiddleware
-	draining atomic.Bool
+	mu        sync.Mutex
+	resil     resilience // load shedding and the stale store; see resilience.go
+	hot       hotState   // feature flags and reload hooks; see reload.go
+	auth      authState  // login and permission; see auth.go
+	routes    []Route
+	policies  map[string]RoutePolicy // by route name; see Handle
+	respCache ResponseCache          // see SetResponseCache
+	checks    []Check
+	onStart   []Hook
+	onStop    []Hook
+	routeMWs  []func(*Route) echo.MiddlewareFunc // see UseRouteMiddleware
+	draining  atomic.Bool
 
 	rootCtx    context.Context
 	rootCancel context.CancelFunc
@@ -178,7 +190,31 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	}
 	rt.echo, rt.chain = rt.newEcho(trusted)
 	rt.AddCheck(Check{Name: "upstreams", Fn: rt.checkUpstreams})
+	if opts.ResponseCache != nil {
+		if err := opts.ResponseCache(rt); err != nil {
+			return nil, err
+		}
+	}
 	return rt, nil
+}
+
+// SetResponseCache records c as rt's response cache. A Runtime has one:
+// a second call fails.
+func (rt *Runtime) SetResponseCache(c ResponseCache) error {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	if rt.respCache != nil {
+		return errors.New("wings: the runtime already has a response cache")
+	}
+	rt.respCache = c
+	return nil
+}
+
+// ResponseCache returns rt's response cache, or nil when none was built.
+func (rt *Runtime) ResponseCache() ResponseCache {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	return rt.respCache
 }
 
 // newEcho builds the echo instance (error handler, built-in routes) and
