@@ -23,7 +23,8 @@ bins() {
 	nginx) echo nginx ;;
 	chromium) echo chromium ;;
 	node) echo node npm ;;
-	*) echo "deps.sh: unknown dependency '$1' (want redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node)" >&2; exit 2 ;;
+	zookeeper) echo java /usr/share/zookeeper/bin/zkServer.sh ;;
+	*) echo "deps.sh: unknown dependency '$1' (want redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node|zookeeper)" >&2; exit 2 ;;
 	esac
 }
 pkgs() {
@@ -36,6 +37,7 @@ pkgs() {
 	nginx) echo nginx ;;
 	chromium) echo chromium ;; # the browser tests (test/web_test.go)
 	node) echo nodejs npm ;;   # make web, and make test's check of the committed bundle
+	zookeeper) echo zookeeper ;; # scripts/cluster.sh (ClickHouse replication and ON CLUSTER DDL)
 	esac
 }
 

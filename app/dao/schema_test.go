@@ -72,12 +72,12 @@ func TestSchemaCluster(t *testing.T) {
 				t.Errorf("table neither replicated nor distributed: %.80s", st)
 			}
 		case strings.HasPrefix(st, "CREATE MATERIALIZED VIEW"):
-			if !strings.Contains(st, "_local AS") || !strings.Contains(st, "FROM events_local") {
+			if !strings.Contains(st, "_local AS") || !strings.Contains(st, "FROM wings.events_local") {
 				t.Errorf("view not on local tables: %.120s", st)
 			}
 		}
 	}
-	if !strings.Contains(got, "CREATE TABLE IF NOT EXISTS events ON CLUSTER wings_cluster AS events_local ENGINE = Distributed(wings_cluster, wings, events_local, cityHash64(user_id))") {
+	if !strings.Contains(got, "CREATE TABLE IF NOT EXISTS wings.events ON CLUSTER wings_cluster AS wings.events_local ENGINE = Distributed(wings_cluster, wings, events_local, cityHash64(user_id))") {
 		t.Error("events is not a Distributed table sharded by cityHash64(user_id)")
 	}
 	if !strings.Contains(got, "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/wings/events_local', '{replica}')") {

@@ -109,9 +109,9 @@ func (c *Client) Migrate(ctx context.Context, migrations []Migration) ([]string,
 	if c.cluster != "" {
 		// One replicated table on every host (one ZooKeeper path for all
 		// shards), so every server knows which migrations ran.
-		ddl = fmt.Sprintf(`CREATE TABLE IF NOT EXISTS schema_migrations%s (
+		ddl = fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.schema_migrations%s (
     version UInt32, name String, applied_at DateTime
-) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/%s/schema_migrations', '{shard}_{replica}') ORDER BY version`, c.OnCluster(), c.database)
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/%s/schema_migrations', '{shard}_{replica}') ORDER BY version`, c.database, c.OnCluster(), c.database)
 	}
 	if err := c.execDDL(ctx, ddl); err != nil {
 		return nil, fmt.Errorf("schema_migrations: %w", err)
@@ -148,18 +148,20 @@ func (c *Client) Migrate(ctx context.Context, migrations []Migration) ([]string,
 // for one node; on a cluster each statement becomes its cluster form:
 //
 //	CREATE TABLE IF NOT EXISTS t (...) ENGINE = XMergeTree[(args)] ...
-//	  -> t_local ON CLUSTER c, ENGINE = ReplicatedXMergeTree(
+//	  -> <db>.t_local ON CLUSTER c, ENGINE = ReplicatedXMergeTree(
 //	     '/clickhouse/tables/{shard}/<db>/t_local', '{replica}'[, args])
-//	  +  t ON CLUSTER c AS t_local ENGINE = Distributed(c, <db>, t_local, key)
+//	  +  <db>.t ON CLUSTER c AS <db>.t_local ENGINE = Distributed(c, <db>, t_local, key)
 //	     key: cityHash64(user_id) when t has user_id (one user's rows on
 //	     one shard, so per-user work is shard-local), else rand()
 //	CREATE MATERIALIZED VIEW IF NOT EXISTS v TO t AS SELECT ... FROM s
-//	  -> v ON CLUSTER c TO t_local AS SELECT ... FROM s_local
+//	  -> <db>.v ON CLUSTER c TO <db>.t_local AS SELECT ... FROM <db>.s_local
 //	     (each shard's view sees the rows inserted into its local table)
 //	anything else (INSERT ... SELECT backfills) runs as written, through
 //	the Distributed tables.
 //
-// {shard} and {replica} are server macros (config.d of each server).
+// Names are qualified with <db>: the other hosts run ON CLUSTER DDL in
+// their default database. {shard} and {replica} are server macros
+// (config.d of each server).
 var (
 	createTableRe = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*) \(`)
 	engineRe      = regexp.MustCompile(`ENGINE = ([A-Za-z]*MergeTree)(\(([^)]*)\))?`)
@@ -191,19 +193,19 @@ func RenderStatement(st, cluster, db string) []string {
 		}
 		repl += ")"
 		body := st[:e[0]] + "ENGINE = " + repl + st[e[1]:]
-		body = strings.Replace(body, "CREATE TABLE IF NOT EXISTS "+name+" (", "CREATE TABLE IF NOT EXISTS "+local+on+" (", 1)
+		body = strings.Replace(body, "CREATE TABLE IF NOT EXISTS "+name+" (", "CREATE TABLE IF NOT EXISTS "+db+"."+local+on+" (", 1)
 		key := "rand()"
 		if userIDColRe.MatchString(st[:e[0]]) {
 			key = "cityHash64(user_id)"
 		}
-		dist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s%s AS %s ENGINE = Distributed(%s, %s, %s, %s)", name, on, local, cluster, db, local, key)
+		dist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s ENGINE = Distributed(%s, %s, %s, %s)", db, name, on, db, local, cluster, db, local, key)
 		return []string{body, dist}
 	}
 	if m := createViewRe.FindStringSubmatch(st); m != nil {
-		head := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s%s TO %s AS", m[1], on, LocalName(cluster, m[2]))
+		head := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS", db, m[1], on, db, LocalName(cluster, m[2]))
 		rest := st[len(m[0]):]
 		if f := fromRe.FindStringSubmatchIndex(rest); f != nil {
-			rest = rest[:f[2]] + LocalName(cluster, rest[f[2]:f[3]]) + rest[f[3]:]
+			rest = rest[:f[2]] + db + "." + LocalName(cluster, rest[f[2]:f[3]]) + rest[f[3]:]
 		}
 		return []string{head + rest}
 	}

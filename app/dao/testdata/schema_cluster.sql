@@ -1,4 +1,4 @@
-CREATE TABLE IF NOT EXISTS events_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.events_local ON CLUSTER wings_cluster (
     event_time    DateTime,
     business_line String,
     event         String,
@@ -12,9 +12,9 @@ PARTITION BY toYYYYMMDD(event_time, 'Asia/Shanghai')
 ORDER BY (business_line, event, platform, region, event_time)
 SETTINGS index_granularity = 8192;
 
-CREATE TABLE IF NOT EXISTS events ON CLUSTER wings_cluster AS events_local ENGINE = Distributed(wings_cluster, wings, events_local, cityHash64(user_id));
+CREATE TABLE IF NOT EXISTS wings.events ON CLUSTER wings_cluster AS wings.events_local ENGINE = Distributed(wings_cluster, wings, events_local, cityHash64(user_id));
 
-CREATE TABLE IF NOT EXISTS agg_line_hour_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.agg_line_hour_local ON CLUSTER wings_cluster (
     business_line String,
     event         String,
     hour          DateTime,
@@ -26,14 +26,14 @@ PARTITION BY toYYYYMM(hour, 'Asia/Shanghai')
 ORDER BY (business_line, event, hour)
 SETTINGS index_granularity = 64;
 
-CREATE TABLE IF NOT EXISTS agg_line_hour ON CLUSTER wings_cluster AS agg_line_hour_local ENGINE = Distributed(wings_cluster, wings, agg_line_hour_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_line_hour ON CLUSTER wings_cluster AS wings.agg_line_hour_local ENGINE = Distributed(wings_cluster, wings, agg_line_hour_local, rand());
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_line_hour ON CLUSTER wings_cluster TO agg_line_hour_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_line_hour ON CLUSTER wings_cluster TO wings.agg_line_hour_local AS
 SELECT business_line, event, toStartOfHour(event_time, 'Asia/Shanghai') AS hour,
        countState() AS pv, uniqCombinedState(17)(user_id) AS uv, sumState(value) AS value_sum
-FROM events_local GROUP BY business_line, event, hour;
+FROM wings.events_local GROUP BY business_line, event, hour;
 
-CREATE TABLE IF NOT EXISTS agg_line_day_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.agg_line_day_local ON CLUSTER wings_cluster (
     business_line String,
     event         String,
     day           Date,
@@ -45,14 +45,14 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (business_line, event, day)
 SETTINGS index_granularity = 32;
 
-CREATE TABLE IF NOT EXISTS agg_line_day ON CLUSTER wings_cluster AS agg_line_day_local ENGINE = Distributed(wings_cluster, wings, agg_line_day_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_line_day ON CLUSTER wings_cluster AS wings.agg_line_day_local ENGINE = Distributed(wings_cluster, wings, agg_line_day_local, rand());
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_line_day ON CLUSTER wings_cluster TO agg_line_day_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_line_day ON CLUSTER wings_cluster TO wings.agg_line_day_local AS
 SELECT business_line, event, toDate(event_time, 'Asia/Shanghai') AS day,
        countState() AS pv, uniqCombinedState(17)(user_id) AS uv, sumState(value) AS value_sum
-FROM events_local GROUP BY business_line, event, day;
+FROM wings.events_local GROUP BY business_line, event, day;
 
-CREATE TABLE IF NOT EXISTS agg_platform_day_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.agg_platform_day_local ON CLUSTER wings_cluster (
     business_line String,
     event         String,
     platform      String,
@@ -65,14 +65,14 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (business_line, event, platform, day)
 SETTINGS index_granularity = 32;
 
-CREATE TABLE IF NOT EXISTS agg_platform_day ON CLUSTER wings_cluster AS agg_platform_day_local ENGINE = Distributed(wings_cluster, wings, agg_platform_day_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_platform_day ON CLUSTER wings_cluster AS wings.agg_platform_day_local ENGINE = Distributed(wings_cluster, wings, agg_platform_day_local, rand());
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_platform_day ON CLUSTER wings_cluster TO agg_platform_day_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_platform_day ON CLUSTER wings_cluster TO wings.agg_platform_day_local AS
 SELECT business_line, event, platform, toDate(event_time, 'Asia/Shanghai') AS day,
        countState() AS pv, uniqCombinedState(17)(user_id) AS uv, sumState(value) AS value_sum
-FROM events_local GROUP BY business_line, event, platform, day;
+FROM wings.events_local GROUP BY business_line, event, platform, day;
 
-CREATE TABLE IF NOT EXISTS agg_region_day_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.agg_region_day_local ON CLUSTER wings_cluster (
     business_line String,
     event         String,
     region        String,
@@ -85,14 +85,14 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (business_line, event, region, day)
 SETTINGS index_granularity = 32;
 
-CREATE TABLE IF NOT EXISTS agg_region_day ON CLUSTER wings_cluster AS agg_region_day_local ENGINE = Distributed(wings_cluster, wings, agg_region_day_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_region_day ON CLUSTER wings_cluster AS wings.agg_region_day_local ENGINE = Distributed(wings_cluster, wings, agg_region_day_local, rand());
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_region_day ON CLUSTER wings_cluster TO agg_region_day_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_region_day ON CLUSTER wings_cluster TO wings.agg_region_day_local AS
 SELECT business_line, event, region, toDate(event_time, 'Asia/Shanghai') AS day,
        countState() AS pv, uniqCombinedState(17)(user_id) AS uv, sumState(value) AS value_sum
-FROM events_local GROUP BY business_line, event, region, day;
+FROM wings.events_local GROUP BY business_line, event, region, day;
 
-CREATE TABLE IF NOT EXISTS agg_dims_day_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.agg_dims_day_local ON CLUSTER wings_cluster (
     business_line String,
     event         String,
     platform      String,
@@ -106,14 +106,14 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (business_line, event, platform, region, day)
 SETTINGS index_granularity = 64;
 
-CREATE TABLE IF NOT EXISTS agg_dims_day ON CLUSTER wings_cluster AS agg_dims_day_local ENGINE = Distributed(wings_cluster, wings, agg_dims_day_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_dims_day ON CLUSTER wings_cluster AS wings.agg_dims_day_local ENGINE = Distributed(wings_cluster, wings, agg_dims_day_local, rand());
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_dims_day ON CLUSTER wings_cluster TO agg_dims_day_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_dims_day ON CLUSTER wings_cluster TO wings.agg_dims_day_local AS
 SELECT business_line, event, platform, region, toDate(event_time, 'Asia/Shanghai') AS day,
        countState() AS pv, uniqCombinedState(17)(user_id) AS uv, sumState(value) AS value_sum
-FROM events_local GROUP BY business_line, event, platform, region, day;
+FROM wings.events_local GROUP BY business_line, event, platform, region, day;
 
-CREATE TABLE IF NOT EXISTS agg_item_day_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.agg_item_day_local ON CLUSTER wings_cluster (
     business_line String,
     event         String,
     day           Date,
@@ -124,13 +124,13 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (business_line, event, day, item)
 SETTINGS index_granularity = 1024;
 
-CREATE TABLE IF NOT EXISTS agg_item_day ON CLUSTER wings_cluster AS agg_item_day_local ENGINE = Distributed(wings_cluster, wings, agg_item_day_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_item_day ON CLUSTER wings_cluster AS wings.agg_item_day_local ENGINE = Distributed(wings_cluster, wings, agg_item_day_local, rand());
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_item_day ON CLUSTER wings_cluster TO agg_item_day_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_item_day ON CLUSTER wings_cluster TO wings.agg_item_day_local AS
 SELECT business_line, event, toDate(event_time, 'Asia/Shanghai') AS day, item, count() AS pv
-FROM events_local GROUP BY business_line, event, day, item;
+FROM wings.events_local GROUP BY business_line, event, day, item;
 
-CREATE TABLE IF NOT EXISTS agg_funnel_user_day_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.agg_funnel_user_day_local ON CLUSTER wings_cluster (
     business_line String,
     day           Date,
     user_id       UInt64,
@@ -140,15 +140,15 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (business_line, day, user_id)
 SETTINGS index_granularity = 8192;
 
-CREATE TABLE IF NOT EXISTS agg_funnel_user_day ON CLUSTER wings_cluster AS agg_funnel_user_day_local ENGINE = Distributed(wings_cluster, wings, agg_funnel_user_day_local, cityHash64(user_id));
+CREATE TABLE IF NOT EXISTS wings.agg_funnel_user_day ON CLUSTER wings_cluster AS wings.agg_funnel_user_day_local ENGINE = Distributed(wings_cluster, wings, agg_funnel_user_day_local, cityHash64(user_id));
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_funnel_user_day ON CLUSTER wings_cluster TO agg_funnel_user_day_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_funnel_user_day ON CLUSTER wings_cluster TO wings.agg_funnel_user_day_local AS
 SELECT business_line, toDate(event_time, 'Asia/Shanghai') AS day, user_id,
        windowFunnelState(3600)(event_time, event = 'view', event = 'click', event = 'cart', event = 'order') AS funnel
-FROM events_local WHERE event IN ('view', 'click', 'cart', 'order')
+FROM wings.events_local WHERE event IN ('view', 'click', 'cart', 'order')
 GROUP BY business_line, day, user_id;
 
-CREATE TABLE IF NOT EXISTS agg_platform_any_day_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.agg_platform_any_day_local ON CLUSTER wings_cluster (
     business_line String,
     platform      String,
     day           Date,
@@ -160,14 +160,14 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (business_line, platform, day)
 SETTINGS index_granularity = 32;
 
-CREATE TABLE IF NOT EXISTS agg_platform_any_day ON CLUSTER wings_cluster AS agg_platform_any_day_local ENGINE = Distributed(wings_cluster, wings, agg_platform_any_day_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_platform_any_day ON CLUSTER wings_cluster AS wings.agg_platform_any_day_local ENGINE = Distributed(wings_cluster, wings, agg_platform_any_day_local, rand());
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_platform_any_day ON CLUSTER wings_cluster TO agg_platform_any_day_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_platform_any_day ON CLUSTER wings_cluster TO wings.agg_platform_any_day_local AS
 SELECT business_line, platform, toDate(event_time, 'Asia/Shanghai') AS day,
        countState() AS pv, uniqCombinedState(17)(user_id) AS uv, sumState(value) AS value_sum
-FROM events_local GROUP BY business_line, platform, day;
+FROM wings.events_local GROUP BY business_line, platform, day;
 
-CREATE TABLE IF NOT EXISTS agg_region_any_day_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.agg_region_any_day_local ON CLUSTER wings_cluster (
     business_line String,
     region        String,
     day           Date,
@@ -179,14 +179,14 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (business_line, region, day)
 SETTINGS index_granularity = 32;
 
-CREATE TABLE IF NOT EXISTS agg_region_any_day ON CLUSTER wings_cluster AS agg_region_any_day_local ENGINE = Distributed(wings_cluster, wings, agg_region_any_day_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_region_any_day ON CLUSTER wings_cluster AS wings.agg_region_any_day_local ENGINE = Distributed(wings_cluster, wings, agg_region_any_day_local, rand());
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_region_any_day ON CLUSTER wings_cluster TO agg_region_any_day_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_region_any_day ON CLUSTER wings_cluster TO wings.agg_region_any_day_local AS
 SELECT business_line, region, toDate(event_time, 'Asia/Shanghai') AS day,
        countState() AS pv, uniqCombinedState(17)(user_id) AS uv, sumState(value) AS value_sum
-FROM events_local GROUP BY business_line, region, day;
+FROM wings.events_local GROUP BY business_line, region, day;
 
-CREATE TABLE IF NOT EXISTS funnel_events_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.funnel_events_local ON CLUSTER wings_cluster (
     business_line String,
     event_time    DateTime,
     user_id       UInt64,
@@ -196,14 +196,14 @@ PARTITION BY toYYYYMMDD(event_time, 'Asia/Shanghai')
 ORDER BY (business_line, event_time)
 SETTINGS index_granularity = 8192;
 
-CREATE TABLE IF NOT EXISTS funnel_events ON CLUSTER wings_cluster AS funnel_events_local ENGINE = Distributed(wings_cluster, wings, funnel_events_local, cityHash64(user_id));
+CREATE TABLE IF NOT EXISTS wings.funnel_events ON CLUSTER wings_cluster AS wings.funnel_events_local ENGINE = Distributed(wings_cluster, wings, funnel_events_local, cityHash64(user_id));
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_funnel_events ON CLUSTER wings_cluster TO funnel_events_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_funnel_events ON CLUSTER wings_cluster TO wings.funnel_events_local AS
 SELECT business_line, event_time, user_id,
        toUInt8(multiIf(event = 'view', 1, event = 'click', 2, event = 'cart', 3, 4)) AS step
-FROM events_local WHERE event IN ('view', 'click', 'cart', 'order');
+FROM wings.events_local WHERE event IN ('view', 'click', 'cart', 'order');
 
-CREATE TABLE IF NOT EXISTS funnel_counts_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.funnel_counts_local ON CLUSTER wings_cluster (
     business_line String,
     day           Date,
     bucket        DateTime,
@@ -213,15 +213,15 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (business_line, day, bucket)
 SETTINGS index_granularity = 1024;
 
-CREATE TABLE IF NOT EXISTS funnel_counts ON CLUSTER wings_cluster AS funnel_counts_local ENGINE = Distributed(wings_cluster, wings, funnel_counts_local, rand());
+CREATE TABLE IF NOT EXISTS wings.funnel_counts ON CLUSTER wings_cluster AS wings.funnel_counts_local ENGINE = Distributed(wings_cluster, wings, funnel_counts_local, rand());
 
-CREATE MATERIALIZED VIEW IF NOT EXISTS mv_funnel_counts ON CLUSTER wings_cluster TO funnel_counts_local AS
+CREATE MATERIALIZED VIEW IF NOT EXISTS wings.mv_funnel_counts ON CLUSTER wings_cluster TO wings.funnel_counts_local AS
 SELECT business_line, toDate(event_time, 'Asia/Shanghai') AS day,
        toDateTime(intDiv(toUInt32(event_time), 10) * 10) AS bucket, count() AS n
-FROM events_local WHERE event IN ('view', 'click', 'cart', 'order')
+FROM wings.events_local WHERE event IN ('view', 'click', 'cart', 'order')
 GROUP BY business_line, day, bucket;
 
-CREATE TABLE IF NOT EXISTS funnel_snapshots_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.funnel_snapshots_local ON CLUSTER wings_cluster (
     business_line String,
     day           Date,
     snap          UInt64,
@@ -240,7 +240,7 @@ PARTITION BY toYYYYMM(day)
 ORDER BY (business_line, day, snap)
 SETTINGS index_granularity = 256;
 
-CREATE TABLE IF NOT EXISTS funnel_snapshots ON CLUSTER wings_cluster AS funnel_snapshots_local ENGINE = Distributed(wings_cluster, wings, funnel_snapshots_local, rand());
+CREATE TABLE IF NOT EXISTS wings.funnel_snapshots ON CLUSTER wings_cluster AS wings.funnel_snapshots_local ENGINE = Distributed(wings_cluster, wings, funnel_snapshots_local, rand());
 
 INSERT INTO funnel_events (business_line, event_time, user_id, step)
 SELECT business_line, event_time, user_id,
@@ -303,7 +303,7 @@ FROM events WHERE event IN ('view', 'click', 'cart', 'order')
   AND event_time >= toStartOfDay(now() - 86400, 'Asia/Shanghai')
 GROUP BY business_line, day, bucket;
 
-CREATE TABLE IF NOT EXISTS agg_uv_span_local ON CLUSTER wings_cluster (
+CREATE TABLE IF NOT EXISTS wings.agg_uv_span_local ON CLUSTER wings_cluster (
     source        String,
     business_line String,
     event         String,
@@ -321,4 +321,4 @@ PARTITION BY toYYYYMM(start)
 ORDER BY (source, business_line, event, platform, region, days, start)
 SETTINGS index_granularity = 4;
 
-CREATE TABLE IF NOT EXISTS agg_uv_span ON CLUSTER wings_cluster AS agg_uv_span_local ENGINE = Distributed(wings_cluster, wings, agg_uv_span_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_uv_span ON CLUSTER wings_cluster AS wings.agg_uv_span_local ENGINE = Distributed(wings_cluster, wings, agg_uv_span_local, rand());
