@@ -23,6 +23,8 @@
 # .data/cluster: ClickHouse's replicated tables live both in its data folder
 # and in ZooKeeper, so both go together and the next up starts clean.
 # status prints one line per process: NAME PID|- running|stopped.
+# start NAME starts one stopped process of a running cluster again (for the
+# failover tests: wings1..3, ch0..3, redis1..6), keeping its data.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -324,9 +326,23 @@ status() {
 	done
 }
 
+# start_one NAME: start one stopped process of the cluster again.
+start_one() {
+	local n=$1 p
+	if p=$(pidof_name "$n"); then echo "$n $p running"; return; fi
+	case $n in
+	wings[1-3]) wings_env; start_wings "${n#wings}" ;;
+	ch[0-3]) start_ch "${n#ch}"; wait_for "ClickHouse $n" 90 ch_answers "${ch_ports[${n#ch}]}" ;;
+	redis[1-6]) start_redis "${n#redis}"; wait_for "Redis $n" 15 redis-cli -p "${redis_ports[${n#redis} - 1]}" ping ;;
+	*) die "start: unknown process '$n' (want wings1..3, ch0..3, redis1..6)" ;;
+	esac
+	echo "$n $(pidof_name "$n") running"
+}
+
 case ${1:-} in
 up) up ;;
+start) [ $# -eq 2 ] || { echo "usage: $0 start NAME" >&2; exit 2; }; start_one "$2" ;;
 down) down ;;
 status) status ;;
-*) echo "usage: $0 up|down|status" >&2; exit 2 ;;
+*) echo "usage: $0 up|down|status|start NAME" >&2; exit 2 ;;
 esac
