@@ -235,7 +235,11 @@ start_wings() {
 start_nginx() {
 	local d=$base/nginx p servers=
 	mkdir -p "$d/tmp"
-	for p in "${wings_ports[@]}"; do servers+="        server 127.0.0.1:$p max_fails=1 fail_timeout=2s;"$'\n'; done
+	# max_fails=0: an instance is never taken out of the group. A 503 is
+	# an answer about the data (ClickHouse shard down), not about the
+	# instance, and a dead instance refuses at once on loopback, so each
+	# request simply moves on to the next one.
+	for p in "${wings_ports[@]}"; do servers+="        server 127.0.0.1:$p max_fails=0;"$'\n'; done
 	cat >"$d/nginx.conf" <<-EOF
 		daemon off;
 		worker_processes 1;
@@ -332,9 +336,10 @@ start_one() {
 	if p=$(pidof_name "$n"); then echo "$n $p running"; return; fi
 	case $n in
 	wings[1-3]) wings_env; start_wings "${n#wings}" ;;
+	nginx) start_nginx ;;
 	ch[0-3]) start_ch "${n#ch}"; wait_for "ClickHouse $n" 90 ch_answers "${ch_ports[${n#ch}]}" ;;
 	redis[1-6]) start_redis "${n#redis}"; wait_for "Redis $n" 15 redis-cli -p "${redis_ports[${n#redis} - 1]}" ping ;;
-	*) die "start: unknown process '$n' (want wings1..3, ch0..3, redis1..6)" ;;
+	*) die "start: unknown process '$n' (want wings1..3, ch0..3, redis1..6, nginx)" ;;
 	esac
 	echo "$n $(pidof_name "$n") running"
 }
