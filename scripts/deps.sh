@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install the Debian packages behind the services used by `make run` / `make test`.
 #
-#   scripts/deps.sh NAME...    NAME: redis clickhouse etcd promtool wrk nginx chromium node
+#   scripts/deps.sh NAME...    NAME: redis clickhouse etcd promtool wrk nginx chromium node prometheus alertmanager blackbox zookeeper
 #                              prometheus alertmanager blackbox
 #
 # Silent when everything is present. Otherwise installs the missing packages
@@ -27,7 +27,8 @@ bins() {
 	prometheus) echo prometheus promtool ;;
 	alertmanager) echo prometheus-alertmanager amtool ;;
 	blackbox) echo prometheus-blackbox-exporter ;;
-	*) echo "deps.sh: unknown dependency '$1' (want redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node|prometheus|alertmanager|blackbox)" >&2; exit 2 ;;
+	zookeeper) echo java /usr/share/zookeeper/bin/zkServer.sh ;;
+	*) echo "deps.sh: unknown dependency '$1' (want redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node|prometheus|alertmanager|blackbox|zookeeper)" >&2; exit 2 ;;
 	esac
 }
 pkgs() {
@@ -43,6 +44,7 @@ pkgs() {
 	prometheus) echo prometheus ;;
 	alertmanager) echo prometheus-alertmanager ;;
 	blackbox) echo prometheus-blackbox-exporter ;;
+	zookeeper) echo zookeeper ;; # scripts/cluster.sh (ClickHouse replication and ON CLUSTER DDL)
 	esac
 }
 
@@ -59,7 +61,7 @@ missing_pkgs() {
 	done
 }
 
-[ $# -gt 0 ] || { echo "usage: $0 redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node|prometheus|alertmanager|blackbox..." >&2; exit 2; }
+[ $# -gt 0 ] || { echo "usage: $0 redis|clickhouse|etcd|promtool|wrk|nginx|chromium|node|prometheus|alertmanager|blackbox|zookeeper..." >&2; exit 2; }
 for name in "$@"; do bins "$name" >/dev/null; done
 
 # Fast path: nothing to do, no lock taken.

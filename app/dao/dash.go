@@ -162,6 +162,10 @@ func chErr(err error) error {
 		switch ex.Code {
 		case 394, 202: // query cancelled, too many simultaneous queries
 			return apperr.Upstream("clickhouse", err)
+		case 279, 210, 209, 285: // a shard of a cluster has no live replica
+			// (ALL_CONNECTION_TRIES_FAILED, NETWORK_ERROR, SOCKET_TIMEOUT,
+			// TOO_FEW_LIVE_REPLICAS): no answer rather than a partial sum.
+			return apperr.Wrap(apperr.KindUnavailable, err, "analytics store unavailable: a shard has no live replica; retry later")
 		}
 		return apperr.Wrap(apperr.KindInternal, err, "internal error")
 	}

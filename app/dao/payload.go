@@ -26,7 +26,7 @@ const (
 // After a Redis failure it skips Redis for payloadDownBackoff, so a dead or
 // hung Redis costs one bounded timeout per second, not one per request.
 type PayloadStore struct {
-	rdb    *redis.Client // nil: in-process only
+	rdb    redis.UniversalClient // nil: in-process only
 	prefix string
 	ttl    time.Duration
 	log    *logrus.Logger
@@ -47,7 +47,7 @@ type storedPayload struct {
 
 // NewPayloadStore returns a store keeping payloads for ttl under prefix,
 // logging Redis outages to log (nil: not logged).
-func NewPayloadStore(rdb *redis.Client, prefix string, ttl time.Duration, log *logrus.Logger) *PayloadStore {
+func NewPayloadStore(rdb redis.UniversalClient, prefix string, ttl time.Duration, log *logrus.Logger) *PayloadStore {
 	if log == nil {
 		log = logrus.New()
 		log.SetOutput(io.Discard)

@@ -26,7 +26,7 @@ func analyticsEnv(confDir string) (*app.Config, *chclient.Client, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.ClickHouse.Addr == "" {
+	if len(cfg.ClickHouse.Servers()) == 0 {
 		return nil, nil, errors.New("clickhouse.addr is empty: set WINGS_CLICKHOUSE__ADDR (e.g. 127.0.0.1:19000)")
 	}
 	ch, err := chclient.New(cfg.ClickHouse)
@@ -53,7 +53,7 @@ func newMigrateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if cfg.ClickHouse.Addr == "" {
+			if len(cfg.ClickHouse.Servers()) == 0 {
 				return errors.New("clickhouse.addr is empty: set WINGS_CLICKHOUSE__ADDR")
 			}
 			if err := chclient.EnsureDatabase(ctx, cfg.ClickHouse); err != nil {

@@ -65,7 +65,7 @@ func decode(b []byte) (*entry, error) {
 // failure Redis is skipped for downBackoff, so an outage costs requests
 // nothing. Errors are counted and logged at most once per logEvery.
 type remote struct {
-	rdb       *redis.Client // nil: no Redis
+	rdb       redis.UniversalClient // nil: no Redis
 	ns        string
 	opTimeout time.Duration
 	lockTTL   atomic.Int64 // nanoseconds: cache.lock_ttl, hot-reloaded
@@ -209,7 +209,12 @@ func (r *remote) purge(ctx context.Context, ikey string, prefix bool) (int, erro
 				keys[i], drop[i] = r.ns+m, m
 			}
 			_, err = r.rdb.Pipelined(pctx, func(p redis.Pipeliner) error {
-				p.Unlink(pctx, keys...)
+				// One UNLINK a key: entries hash to different slots on a
+				// Redis Cluster, where one multi-key UNLINK fails CROSSSLOT;
+				// the pipeline still makes it one round trip per node.
+				for _, k := range keys {
+					p.Unlink(pctx, k)
+				}
 				p.ZRem(pctx, r.ns+"idx", drop...)
 				p.ZRem(pctx, r.ns+"exp", drop...)
 				return nil

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -20,16 +21,29 @@ import (
 type Client struct {
 	conn     driver.Conn
 	database string
+	cluster  string
 	timeout  time.Duration
 	maxExec  time.Duration
 }
 
-// New opens a pool to cfg.Addr. Opening does not dial; Ping does.
+// New opens a pool to cfg.Addr, or to cfg.Addrs: each new connection tries
+// the servers in order and takes the first that answers, so a dead server
+// costs one dial timeout per new connection and no failed query once the
+// pool holds connections to a live one. With cfg.Cluster set, every
+// statement carries insert_distributed_sync=1: an INSERT into a Distributed
+// table returns once every shard has its rows (or fails), never with rows
+// queued on the initiator. Opening does not dial; Ping does.
 func New(cfg config.ClickHouse) (*Client, error) {
 	dialer := &closingDialer{d: net.Dialer{Timeout: cfg.DialTimeout}}
+	var settings clickhouse.Settings
+	if cfg.Cluster != "" {
+		settings = clickhouse.Settings{"insert_distributed_sync": 1}
+	}
 	conn, err := clickhouse.Open(&clickhouse.Options{
-		Protocol: clickhouse.Native,
-		Addr:     []string{cfg.Addr},
+		Protocol:         clickhouse.Native,
+		Addr:             cfg.Servers(),
+		ConnOpenStrategy: clickhouse.ConnOpenInOrder,
+		Settings:         settings,
 		Auth: clickhouse.Auth{
 			Database: cfg.Database,
 			Username: cfg.User,
@@ -43,9 +57,38 @@ func New(cfg config.ClickHouse) (*Client, error) {
 		ConnMaxLifetime: time.Hour,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse.addr %s: %w", cfg.Addr, err)
+		return nil, fmt.Errorf("clickhouse %s: %w", strings.Join(cfg.Servers(), ","), err)
 	}
-	return &Client{conn: conn, database: cfg.Database, timeout: cfg.QueryTimeout, maxExec: cfg.MaxExecutionTime}, nil
+	return &Client{conn: conn, database: cfg.Database, cluster: cfg.Cluster, timeout: cfg.QueryTimeout, maxExec: cfg.MaxExecutionTime}, nil
+}
+
+// Cluster returns the configured cluster name, empty on a single node.
+func (c *Client) Cluster() string { return c.cluster }
+
+// LocalTable returns the table that holds a Distributed table's rows on
+// each shard: name + "_local" on a cluster, name itself on a single node.
+// Mutations, OPTIMIZE and per-shard reads address it; reads of the whole
+// data set go through name.
+func (c *Client) LocalTable(name string) string { return LocalName(c.cluster, name) }
+
+// OnCluster returns the clause that runs a DDL statement on every host of
+// the cluster (" ON CLUSTER name", leading space included), or "" on a
+// single node.
+func (c *Client) OnCluster() string { return onCluster(c.cluster) }
+
+// LocalName is LocalTable for a cluster name (empty: single node).
+func LocalName(cluster, name string) string {
+	if cluster == "" {
+		return name
+	}
+	return name + "_local"
+}
+
+func onCluster(cluster string) string {
+	if cluster == "" {
+		return ""
+	}
+	return " ON CLUSTER " + cluster
 }
 
 // closingDialer closes the connections of a failed dial. The driver drops

@@ -75,3 +75,70 @@ func TestHungServerConnectionsClosed(t *testing.T) {
 		t.Errorf("%d of %d connections to the hung server are still open", n, accepted.Load())
 	}
 }
+
+func TestClusterHelpers(t *testing.T) {
+	tests := []struct {
+		cluster, local, on string
+	}{
+		{"", "events", ""},
+		{"wings_cluster", "events_local", " ON CLUSTER wings_cluster"},
+	}
+	for _, tc := range tests {
+		c, err := New(config.ClickHouse{Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, Cluster: tc.cluster, Database: "db"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.Cluster() != tc.cluster || c.LocalTable("events") != tc.local || c.OnCluster() != tc.on {
+			t.Errorf("cluster %q: Cluster %q LocalTable %q OnCluster %q; want %q %q %q",
+				tc.cluster, c.Cluster(), c.LocalTable("events"), c.OnCluster(), tc.cluster, tc.local, tc.on)
+		}
+		_ = c.Close()
+	}
+}
+
+// TestFailsOverToNextAddr: the first server accepts and hangs up at once;
+// a new connection moves on to the second, whose handshake is then seen.
+func TestFailsOverToNextAddr(t *testing.T) {
+	dead, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dead.Close()
+	go func() {
+		for {
+			c, err := dead.Accept()
+			if err != nil {
+				return
+			}
+			_ = c.Close()
+		}
+	}()
+	second, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	var reached atomic.Int32
+	go func() {
+		for {
+			c, err := second.Accept()
+			if err != nil {
+				return
+			}
+			reached.Add(1)
+			_ = c.Close()
+		}
+	}()
+	c, err := New(config.ClickHouse{Addrs: []string{dead.Addr().String(), second.Addr().String()}, Database: "db",
+		DialTimeout: time.Second, QueryTimeout: 2 * time.Second, MaxExecutionTime: time.Second, PoolSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Ping(context.Background()); err == nil {
+		t.Fatal("Ping succeeded against two servers that hang up")
+	}
+	if reached.Load() == 0 {
+		t.Error("the second address was never dialled after the first hung up")
+	}
+}

@@ -32,7 +32,7 @@ func EnsureDatabase(ctx context.Context, cfg config.ClickHouse) error {
 	}
 	defer c.Close()
 	// The name is validated above and cannot be a bound parameter in DDL.
-	return c.Exec(ctx, "CREATE DATABASE IF NOT EXISTS `"+cfg.Database+"`")
+	return c.execDDL(ctx, "CREATE DATABASE IF NOT EXISTS `"+cfg.Database+"`"+onCluster(cfg.Cluster))
 }
 
 // Migration is one versioned file: NNN_name.sql, statements separated by
@@ -103,10 +103,17 @@ func (m Migration) Statements() []string {
 // (IF NOT EXISTS), so a migration interrupted half-way is safely re-run.
 // It returns the names applied now.
 func (c *Client) Migrate(ctx context.Context, migrations []Migration) ([]string, error) {
-	const ddl = `CREATE TABLE IF NOT EXISTS schema_migrations (
+	ddl := `CREATE TABLE IF NOT EXISTS schema_migrations (
     version UInt32, name String, applied_at DateTime
 ) ENGINE = ReplacingMergeTree ORDER BY version`
-	if err := c.Exec(ctx, ddl); err != nil {
+	if c.cluster != "" {
+		// One replicated table on every host (one ZooKeeper path for all
+		// shards), so every server knows which migrations ran.
+		ddl = fmt.Sprintf(`CREATE TABLE IF NOT EXISTS %s.schema_migrations%s (
+    version UInt32, name String, applied_at DateTime
+) ENGINE = ReplicatedReplacingMergeTree('/clickhouse/tables/all/%s/schema_migrations', '{shard}_{replica}') ORDER BY version`, c.database, c.OnCluster(), c.database)
+	}
+	if err := c.execDDL(ctx, ddl); err != nil {
 		return nil, fmt.Errorf("schema_migrations: %w", err)
 	}
 	var rows []struct {
@@ -124,12 +131,8 @@ func (c *Client) Migrate(ctx context.Context, migrations []Migration) ([]string,
 		if done[m.Version] {
 			continue
 		}
-		for _, st := range m.Statements() {
-			// DDL can be slow on a busy server: give it its own deadline.
-			sctx, cancel := context.WithTimeout(ctx, time.Minute)
-			err := c.conn.Exec(clickhouse.Context(sctx), st)
-			cancel()
-			if err != nil {
+		for _, st := range m.Render(c.cluster, c.database) {
+			if err := c.execDDL(ctx, st); err != nil {
 				return applied, fmt.Errorf("migration %s: %w", m.Name, err)
 			}
 		}
@@ -139,4 +142,90 @@ func (c *Client) Migrate(ctx context.Context, migrations []Migration) ([]string,
 		applied = append(applied, m.Name)
 	}
 	return applied, nil
+}
+
+// Cluster rendering of the migrations' DDL. A migration is written once,
+// for one node; on a cluster each statement becomes its cluster form:
+//
+//	CREATE TABLE IF NOT EXISTS t (...) ENGINE = XMergeTree[(args)] ...
+//	  -> <db>.t_local ON CLUSTER c, ENGINE = ReplicatedXMergeTree(
+//	     '/clickhouse/tables/{shard}/<db>/t_local', '{replica}'[, args])
+//	  +  <db>.t ON CLUSTER c AS <db>.t_local ENGINE = Distributed(c, <db>, t_local, key)
+//	     key: cityHash64(user_id) when t has user_id (one user's rows on
+//	     one shard, so per-user work is shard-local), else rand()
+//	CREATE MATERIALIZED VIEW IF NOT EXISTS v TO t AS SELECT ... FROM s
+//	  -> <db>.v ON CLUSTER c TO <db>.t_local AS SELECT ... FROM <db>.s_local
+//	     (each shard's view sees the rows inserted into its local table)
+//	anything else (INSERT ... SELECT backfills) runs as written, through
+//	the Distributed tables.
+//
+// Names are qualified with <db>: the other hosts run ON CLUSTER DDL in
+// their default database. {shard} and {replica} are server macros
+// (config.d of each server).
+var (
+	createTableRe = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*) \(`)
+	engineRe      = regexp.MustCompile(`ENGINE = ([A-Za-z]*MergeTree)(\(([^)]*)\))?`)
+	createViewRe  = regexp.MustCompile(`^CREATE MATERIALIZED VIEW IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*) TO ([A-Za-z_][A-Za-z0-9_]*) AS`)
+	fromRe        = regexp.MustCompile(`\bFROM ([A-Za-z_][A-Za-z0-9_]*)`)
+	userIDColRe   = regexp.MustCompile(`(?m)^\s*user_id\s`)
+)
+
+// RenderStatement returns the statements that apply st on cluster in
+// database db: st itself when cluster is empty.
+func RenderStatement(st, cluster, db string) []string {
+	if cluster == "" {
+		return []string{st}
+	}
+	on := onCluster(cluster)
+	if m := createTableRe.FindStringSubmatch(st); m != nil {
+		name, local := m[1], LocalName(cluster, m[1])
+		e := engineRe.FindStringSubmatchIndex(st)
+		if e == nil {
+			return []string{st}
+		}
+		engine, args := st[e[2]:e[3]], ""
+		if e[6] >= 0 {
+			args = st[e[6]:e[7]]
+		}
+		repl := fmt.Sprintf("Replicated%s('/clickhouse/tables/{shard}/%s/%s', '{replica}'", engine, db, local)
+		if args != "" {
+			repl += ", " + args
+		}
+		repl += ")"
+		body := st[:e[0]] + "ENGINE = " + repl + st[e[1]:]
+		body = strings.Replace(body, "CREATE TABLE IF NOT EXISTS "+name+" (", "CREATE TABLE IF NOT EXISTS "+db+"."+local+on+" (", 1)
+		key := "rand()"
+		if userIDColRe.MatchString(st[:e[0]]) {
+			key = "cityHash64(user_id)"
+		}
+		dist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s ENGINE = Distributed(%s, %s, %s, %s)", db, name, on, db, local, cluster, db, local, key)
+		return []string{body, dist}
+	}
+	if m := createViewRe.FindStringSubmatch(st); m != nil {
+		head := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS", db, m[1], on, db, LocalName(cluster, m[2]))
+		rest := st[len(m[0]):]
+		if f := fromRe.FindStringSubmatchIndex(rest); f != nil {
+			rest = rest[:f[2]] + db + "." + LocalName(cluster, rest[f[2]:f[3]]) + rest[f[3]:]
+		}
+		return []string{head + rest}
+	}
+	return []string{st}
+}
+
+// Render returns m's statements as they run on cluster in database db
+// (RenderStatement of each).
+func (m Migration) Render(cluster, db string) []string {
+	var out []string
+	for _, st := range m.Statements() {
+		out = append(out, RenderStatement(st, cluster, db)...)
+	}
+	return out
+}
+
+// execDDL runs one migration statement under its own deadline: DDL can be
+// slow on a busy server, and ON CLUSTER DDL waits for every host.
+func (c *Client) execDDL(ctx context.Context, st string) error {
+	sctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	return c.conn.Exec(clickhouse.Context(sctx), st)
 }

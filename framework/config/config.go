@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/url"
+	"regexp"
 	"sort"
 	"strings"
 	"time"
@@ -61,6 +62,26 @@ type ClickHouse struct {
 	// MaxExecutionTime is sent as the max_execution_time setting, so the
 	// server gives up too.
 	MaxExecutionTime time.Duration `mapstructure:"max_execution_time"`
+	// Addrs lists several servers (host:port) the driver fails over
+	// between, tried in order; when set it replaces Addr. From the
+	// environment it is one comma-separated value.
+	Addrs []string `mapstructure:"addrs"`
+	// Cluster is the cluster name of remote_servers; empty means one node.
+	// Set, migrations run ON CLUSTER with replicated local tables behind
+	// Distributed ones, and inserts wait for every shard.
+	Cluster string `mapstructure:"cluster"`
+}
+
+// Servers returns the servers to dial: Addrs when set, else Addr alone,
+// else none.
+func (c ClickHouse) Servers() []string {
+	if len(c.Addrs) > 0 {
+		return c.Addrs
+	}
+	if c.Addr != "" {
+		return []string{c.Addr}
+	}
+	return nil
 }
 
 // Cache configures the response and data cache (framework/cache): an
@@ -112,6 +133,37 @@ type Redis struct {
 	ReadTimeout  time.Duration `mapstructure:"read_timeout"`
 	WriteTimeout time.Duration `mapstructure:"write_timeout"`
 	PoolSize     int           `mapstructure:"pool_size"`
+	// Mode is "single" (one server at Addr; db applies) or "cluster" (a
+	// Redis Cluster reached through Addrs; db must be 0).
+	Mode string `mapstructure:"mode"`
+	// Addrs lists cluster nodes (host:port) to discover the cluster from;
+	// in single mode it may replace Addr with one entry. From the
+	// environment it is one comma-separated value.
+	Addrs []string `mapstructure:"addrs"`
+}
+
+// clusterNameRe is what clickhouse.cluster may hold: it is written into
+// DDL unquoted.
+var clusterNameRe = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]{0,62}$`)
+
+// Redis modes.
+const (
+	RedisSingle  = "single"
+	RedisCluster = "cluster"
+)
+
+// Enabled reports whether a Redis is configured.
+func (r Redis) Enabled() bool { return r.Addr != "" || len(r.Addrs) > 0 }
+
+// Servers returns the addresses to dial: Addrs when set, else Addr.
+func (r Redis) Servers() []string {
+	if len(r.Addrs) > 0 {
+		return r.Addrs
+	}
+	if r.Addr != "" {
+		return []string{r.Addr}
+	}
+	return nil
 }
 
 // App names the service.
@@ -347,9 +399,31 @@ func (c *Config) Validate() error {
 			}
 		}
 	}
-	if c.Redis.Addr != "" {
-		if _, _, err := net.SplitHostPort(c.Redis.Addr); err != nil {
-			bad("redis.addr", "must be host:port, got %q", c.Redis.Addr)
+	switch c.Redis.Mode {
+	case "", RedisSingle:
+		if len(c.Redis.Addrs) > 1 {
+			bad("redis.addrs", "several addresses need redis.mode cluster")
+		}
+	case RedisCluster:
+		if len(c.Redis.Addrs) == 0 {
+			bad("redis.addrs", "must list the cluster's nodes when redis.mode is cluster")
+		}
+		if c.Redis.DB != 0 {
+			bad("redis.db", "must be 0 when redis.mode is cluster")
+		}
+	default:
+		bad("redis.mode", "must be single or cluster, got %q", c.Redis.Mode)
+	}
+	for _, a := range c.Redis.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("redis.addrs", "must be host:port entries, got %q", a)
+		}
+	}
+	if c.Redis.Enabled() {
+		if c.Redis.Addr != "" {
+			if _, _, err := net.SplitHostPort(c.Redis.Addr); err != nil {
+				bad("redis.addr", "must be host:port, got %q", c.Redis.Addr)
+			}
 		}
 		for k, d := range map[string]time.Duration{"redis.dial_timeout": c.Redis.DialTimeout, "redis.read_timeout": c.Redis.ReadTimeout, "redis.write_timeout": c.Redis.WriteTimeout} {
 			if d <= 0 {
@@ -363,9 +437,19 @@ func (c *Config) Validate() error {
 			bad("redis.db", "must be >= 0")
 		}
 	}
-	if ch := c.ClickHouse; ch.Addr != "" {
-		if _, _, err := net.SplitHostPort(ch.Addr); err != nil {
-			bad("clickhouse.addr", "must be host:port, got %q", ch.Addr)
+	for _, a := range c.ClickHouse.Addrs {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			bad("clickhouse.addrs", "must be host:port entries, got %q", a)
+		}
+	}
+	if cl := c.ClickHouse.Cluster; cl != "" && !clusterNameRe.MatchString(cl) {
+		bad("clickhouse.cluster", "must be a plain identifier, got %q", cl)
+	}
+	if ch := c.ClickHouse; len(ch.Servers()) > 0 {
+		if ch.Addr != "" {
+			if _, _, err := net.SplitHostPort(ch.Addr); err != nil {
+				bad("clickhouse.addr", "must be host:port, got %q", ch.Addr)
+			}
 		}
 		if ch.Database == "" {
 			bad("clickhouse.database", "must be set")

@@ -79,7 +79,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 
 // Scheduler runs jobs. Build it with New, Add jobs, then Start.
 type Scheduler struct {
-	rdb    *redis.Client // nil: in-process leases
+	rdb    redis.UniversalClient // nil: in-process leases
 	prefix string
 	token  string
 	log    *logrus.Logger
@@ -94,7 +94,7 @@ type Scheduler struct {
 
 // New returns a scheduler whose leases live in rdb (nil for in-process)
 // under keyPrefix (for example "wings:lease:").
-func New(rdb *redis.Client, keyPrefix string, m *Metrics, log *logrus.Logger) *Scheduler {
+func New(rdb redis.UniversalClient, keyPrefix string, m *Metrics, log *logrus.Logger) *Scheduler {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return &Scheduler{rdb: rdb, prefix: keyPrefix, token: hex.EncodeToString(b[:]), log: log, m: m, local: map[string]time.Time{}}

@@ -96,8 +96,8 @@ type Runtime struct {
 	upstreams map[string]*upstream.Client
 	calls     *fanout.Pool // goroutines for requests' fan-out calls
 	panics    *recovery.Reporter
-	redis     *redis.Client    // nil without redis.addr
-	ch        *chclient.Client // nil without clickhouse.addr
+	redis     redis.UniversalClient // nil without redis.addr or redis.addrs
+	ch        *chclient.Client      // nil without clickhouse.addr
 	tracing   *tracing.Provider
 
 	mu        sync.Mutex
@@ -148,21 +148,13 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		rt.upstreams[name] = upstream.New(name, ucfg, rt.metrics, log)
 		rt.upstreams[name].SetTracing(rt.tracing)
 	}
-	if rc := cfg.Redis; rc.Addr != "" {
-		rt.redis = redis.NewClient(&redis.Options{
-			Addr:         rc.Addr,
-			DB:           rc.DB,
-			Password:     rc.Password.Reveal(),
-			DialTimeout:  rc.DialTimeout,
-			ReadTimeout:  rc.ReadTimeout,
-			WriteTimeout: rc.WriteTimeout,
-			PoolSize:     rc.PoolSize,
-		})
+	if rdb := NewRedis(cfg.Redis); rdb != nil {
+		rt.redis = rdb
 		rt.traceRedis()
 		rt.AddCheck(Check{Name: "redis", Fn: func(ctx context.Context) error { return rt.redis.Ping(ctx).Err() }})
 		rt.OnStop(func(context.Context) error { return rt.redis.Close() })
 	}
-	if cc := cfg.ClickHouse; cc.Addr != "" {
+	if cc := cfg.ClickHouse; len(cc.Servers()) > 0 {
 		ch, err := chclient.New(cc)
 		if err != nil {
 			return nil, err
@@ -313,7 +305,7 @@ func (rt *Runtime) Draining() bool { return rt.draining.Load() }
 
 // Redis returns the shared Redis client, or nil when redis.addr is empty.
 // Callers must treat Redis as optional and bound every call with a timeout.
-func (rt *Runtime) Redis() *redis.Client { return rt.redis }
+func (rt *Runtime) Redis() redis.UniversalClient { return rt.redis }
 
 // ClickHouse returns the shared ClickHouse client, or nil when
 // clickhouse.addr is empty.
