@@ -295,7 +295,7 @@ func TestCoalescing(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = c.GetJSON(context.Background(), "/album/1", nil, &outs[i]) }()
 	}
-	time.Sleep(50 * time.Millisecond) // let the followers join the call
+	waitFollowers(t, &c.flights, followers) // every follower has joined the leader's call
 	cancelLeader()
 	if err := <-leaderErr; err == nil {
 		t.Error("cancelled leader got no error")
@@ -334,7 +334,7 @@ func TestCoalescingOneCall(t *testing.T) {
 		wg.Add(1)
 		go func() { defer wg.Done(); errs[i] = c.GetJSON(context.Background(), "/album/1", nil, &map[string]any{}) }()
 	}
-	time.Sleep(50 * time.Millisecond) // let the followers join the call
+	waitFollowers(t, &c.flights, callers-1) // every follower has joined the call
 	close(release)
 	wg.Wait()
 	for i, err := range errs {
@@ -490,5 +490,26 @@ func TestRaisedTimeoutApplies(t *testing.T) {
 	c.SetTuning(Tuning{Timeout: 5 * time.Second})
 	if err := c.GetJSON(context.Background(), "/x", nil, nil); err != nil {
 		t.Fatalf("err = %v; want the answer within the raised 5s timeout", err)
+	}
+}
+
+// waitFollowers waits until the one flight in g has n followers.
+func waitFollowers(t *testing.T, g *coalescer, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		g.mu.Lock()
+		got := 0
+		for _, f := range g.flights {
+			got += f.followers
+		}
+		g.mu.Unlock()
+		if got == n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d followers joined the call; want %d", got, n)
+		}
+		time.Sleep(time.Millisecond)
 	}
 }

@@ -40,7 +40,7 @@ func TestCoalescerLeaderPanic(t *testing.T) {
 			results[i] = string(b)
 		}()
 	}
-	time.Sleep(20 * time.Millisecond) // let them join the flight
+	waitFollowers(t, &g, len(results)) // every follower has joined the flight
 	close(release)
 	if p := <-panicked; p != "boom" {
 		t.Fatalf("leader recovered %v; want the panic", p)
