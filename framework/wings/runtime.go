@@ -35,6 +35,7 @@ import (
 	"github.com/wings-bff/wings/framework/auth"
 	"github.com/wings-bff/wings/framework/chclient"
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/errtrack"
 	"github.com/wings-bff/wings/framework/fanout"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
@@ -89,6 +90,7 @@ type Runtime struct {
 	redis     *redis.Client    // nil without redis.addr
 	ch        *chclient.Client // nil without clickhouse.addr
 	tracing   *tracing.Provider
+	errtrack  *errtrack.Tracker // nil without sentry.dsn
 
 	mu       sync.Mutex
 	resil    resilience // load shedding and the stale store; see resilience.go
@@ -130,6 +132,9 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	rt.panics = recovery.NewReporter(log, rt.metrics.Panics)
 	rt.rootCtx, rt.rootCancel = context.WithCancel(context.Background())
 	if err := rt.initTracing(opts.Tracing); err != nil {
+		return nil, err
+	}
+	if err := rt.initErrtrack(); err != nil {
 		return nil, err
 	}
 	for name, ucfg := range cfg.Upstreams {
