@@ -161,6 +161,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 			return nil, err
 		}
 		rt.ch = ch
+		ch.SetTracing(rt.tracing)
 		rt.AddCheck(Check{Name: "clickhouse", Fn: ch.Ping})
 		rt.OnStop(func(context.Context) error { return ch.Close() })
 	}
