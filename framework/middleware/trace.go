@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -58,4 +59,16 @@ func Trace(p *tracing.Provider) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// observe records v, with the request's trace id as the exemplar when its
+// trace is sampled (so a latency bucket links to a trace that exists).
+func observe(c echo.Context, o prometheus.Observer, v float64) {
+	if sc := trace.SpanContextFromContext(c.Request().Context()); sc.IsSampled() {
+		if eo, ok := o.(prometheus.ExemplarObserver); ok {
+			eo.ObserveWithExemplar(v, prometheus.Labels{"trace_id": sc.TraceID().String()})
+			return
+		}
+	}
+	o.Observe(v)
 }
