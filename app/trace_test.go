@@ -107,7 +107,7 @@ func one(t *testing.T, byName map[string][]tracetest.SpanStub, name string) trac
 func attr(s tracetest.SpanStub, key string) string {
 	for _, kv := range s.Attributes {
 		if kv.Key == attribute.Key(key) {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

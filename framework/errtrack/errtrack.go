@@ -69,7 +69,6 @@ func New(cfg config.Sentry, opts Options) (*Tracker, error) {
 		Release:          opts.Release,
 		Environment:      opts.Environment,
 		AttachStacktrace: false, // the stacks sent are the error's own
-		SendDefaultPII:   false,
 		MaxBreadcrumbs:   -1,
 		BeforeSend: func(ev *sentry.Event, _ *sentry.EventHint) *sentry.Event {
 			scrub(ev)
