@@ -252,7 +252,7 @@ func (c *Cache) Fetch(ctx context.Context, ikey string, p Policy, load Loader) (
 // fetch is Fetch with the loader made only when needed (never on a hit);
 // mk runs before fetch returns.
 func (c *Cache) fetch(ctx context.Context, ikey string, p Policy, mk func() Loader) (res Result, err error) {
-	if c.tr != nil {
+	if c.tr != nil && trace.SpanFromContext(ctx).IsRecording() {
 		var end func(Result, error)
 		ctx, end = c.startLookup(ctx, ikey)
 		defer func() { end(res, err) }()
