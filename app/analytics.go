@@ -225,6 +225,7 @@ func newDash(rt *wings.Runtime, a Analytics, results service.ResultCache) (*cont
 	}, results, rt.Metrics().Registerer()).WithSourceMetrics(rt.Metrics().Registerer())
 
 	sched := scheduler.New(rt.Redis(), rt.Config().App.Name+":lease:", scheduler.NewMetrics(rt.Metrics().Registerer()), rt.Logger())
+	sched.SetTracing(rt.Tracing())
 	lines := append([]string(nil), a.BusinessLines...)
 	err = sched.Add(scheduler.Job{
 		Name:     "dash_precompute",

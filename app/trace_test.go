@@ -82,7 +82,12 @@ func TestVideoDetailSpanTree(t *testing.T) {
 	if album.StartTime.Before(video.EndTime) {
 		t.Errorf("album starts at %v, before video ends at %v; want it after", album.StartTime, video.EndTime)
 	}
-	if strings.Contains(attr(album, "url.path"), "1042") == false {
+	om := a.Get(t, "/metrics", "Accept", "application/openmetrics-text; version=1.0.0")
+	if !strings.Contains(string(om.Body), `wings_http_request_duration_seconds_bucket{method="GET",route="/api/video/:id",le=`) ||
+		!strings.Contains(string(om.Body), `# {trace_id="`+caller+`"}`) {
+		t.Errorf("/metrics (OpenMetrics) has no latency exemplar of trace %s", caller)
+	}
+	if !strings.Contains(attr(album, "url.path"), "1042") {
 		t.Errorf("album url.path = %q; want the album id of video 42", attr(album, "url.path"))
 	}
 }
@@ -102,7 +107,7 @@ func one(t *testing.T, byName map[string][]tracetest.SpanStub, name string) trac
 func attr(s tracetest.SpanStub, key string) string {
 	for _, kv := range s.Attributes {
 		if kv.Key == attribute.Key(key) {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

@@ -97,3 +97,10 @@ if [ "${BENCH_SKIP_RESILIENCE:-}" != 1 ]; then
 	echo
 	scripts/bench-resilience.sh
 fi
+
+# Tracing stage (scripts/bench-tracing.sh): CPU per request with tracing
+# off, at 1% and at 100% sampling, and the ratios.
+if [ "${BENCH_SKIP_TRACING:-}" != 1 ]; then
+	echo
+	scripts/bench-tracing.sh
+fi

@@ -14,6 +14,7 @@ cleanup() {
 	wait 2>/dev/null || true
 	[ -z "${ch_started:-}" ] || scripts/svc.sh stop clickhouse "$ch_started" || true
 	[ -z "$redis_started" ] || scripts/svc.sh stop redis "$redis_started" || true
+	[ -z "${jaeger_started:-}" ] || scripts/jaeger.sh stop || true
 }
 trap cleanup EXIT INT TERM
 
@@ -77,6 +78,16 @@ for team in video album star; do
 	export "$var"="${!var:-http://$mock_addr}"
 done
 
+# Jaeger, when built (scripts/jaeger.sh build): every request traced into it.
+traces="Traces:      off (scripts/jaeger.sh build, once, to trace every request into Jaeger)"
+if scripts/jaeger.sh path >/dev/null 2>&1 && scripts/jaeger.sh start >"$root/.data/run-jaeger.log" 2>&1; then
+	jaeger_started=1
+	export WINGS_TRACING__ENABLED=${WINGS_TRACING__ENABLED:-true} WINGS_TRACING__SAMPLE_RATIO=${WINGS_TRACING__SAMPLE_RATIO:-1}
+	export WINGS_TRACING__ENDPOINT=${WINGS_TRACING__ENDPOINT:-127.0.0.1:4318}
+	traces="Traces:      Jaeger on 127.0.0.1 (OTLP 4318, query API 16686); the last request's trace:
+                 curl -s 'http://127.0.0.1:16686/api/traces?service=${WINGS_APP__NAME:-wings-video-bff}&limit=1' | jq '.data[0].spans[] | {operationName, startTime, duration}'"
+fi
+
 cat <<MSG
 
   Wings is starting on http://$addr (mock upstream teams on http://$mock_addr)
@@ -87,6 +98,7 @@ cat <<MSG
                  demo-music  (Music analyst: the music line)
                  demo-admin  (Administrator: every line)
   Video page:  http://$site_addr/?id=42  (the demo PC site, another origin, JSONP)
+  $traces
 
   Try:
     curl -s http://$addr/api/video/42

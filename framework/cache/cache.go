@@ -59,6 +59,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 	"golang.org/x/sync/singleflight"
 
 	"github.com/wings-bff/wings/framework/apperr"
@@ -107,6 +108,7 @@ type Loader func(ctx context.Context) (value []byte, ttl time.Duration, err erro
 // Cache is the two-level cache of one Runtime.
 type Cache struct {
 	rt     *wings.Runtime
+	tr     trace.Tracer // nil: tracing off; see trace.go
 	l1     *l1
 	remote *remote
 	sf     singleflight.Group
@@ -173,6 +175,7 @@ func New(rt *wings.Runtime) (*Cache, error) {
 	}
 	c := &Cache{
 		rt:     rt,
+		tr:     tracer(rt),
 		l1:     newL1(l1Entries, l1Bytes),
 		bg:     rt.Context(),
 		now:    time.Now,
@@ -280,7 +283,12 @@ func (c *Cache) Fetch(ctx context.Context, ikey string, p Policy, load Loader) (
 
 // fetch is Fetch with the loader made only when needed (never on a hit);
 // mk runs before fetch returns.
-func (c *Cache) fetch(ctx context.Context, ikey string, p Policy, mk func() Loader) (Result, error) {
+func (c *Cache) fetch(ctx context.Context, ikey string, p Policy, mk func() Loader) (res Result, err error) {
+	if c.tr != nil && trace.SpanFromContext(ctx).IsRecording() {
+		var end func(Result, error)
+		ctx, end = c.startLookup(ctx, ikey)
+		defer func() { end(res, err) }()
+	}
 	now := c.now()
 	e := c.l1.get(ikey, now)
 	switch {

@@ -13,6 +13,7 @@ import (
 
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wings-bff/wings/framework/config"
 )
@@ -24,6 +25,7 @@ type Client struct {
 	cluster  string
 	timeout  time.Duration
 	maxExec  time.Duration
+	tr       trace.Tracer // nil: tracing off; see trace.go
 }
 
 // New opens a pool to cfg.Addr, or to cfg.Addrs: each new connection tries
@@ -215,14 +217,18 @@ func (c *Client) Bound(ctx context.Context) (context.Context, context.CancelFunc
 
 // Select runs a bounded query and scans all rows into dest (a pointer to a
 // slice of structs tagged `ch:"col"`).
-func (c *Client) Select(ctx context.Context, dest any, query string, args ...any) error {
+func (c *Client) Select(ctx context.Context, dest any, query string, args ...any) (err error) {
+	ctx, end := c.startQuery(ctx, query)
+	defer func() { end(err) }()
 	ctx, cancel := c.Bound(ctx)
 	defer cancel()
 	return c.conn.Select(ctx, dest, query, args...)
 }
 
 // Exec runs a bounded statement.
-func (c *Client) Exec(ctx context.Context, query string, args ...any) error {
+func (c *Client) Exec(ctx context.Context, query string, args ...any) (err error) {
+	ctx, end := c.startQuery(ctx, query)
+	defer func() { end(err) }()
 	ctx, cancel := c.Bound(ctx)
 	defer cancel()
 	return c.conn.Exec(ctx, query, args...)

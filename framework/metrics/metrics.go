@@ -122,5 +122,7 @@ func (r *Registry) Gatherer() prometheus.Gatherer { return r.reg }
 
 // Handler serves the registry in the Prometheus text format.
 func (r *Registry) Handler() http.Handler {
-	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg, DisableCompression: true} /* echo gzips */)
+	// OpenMetrics when the scraper asks for it: the format that carries
+	// exemplars (trace ids on the latency histograms).
+	return promhttp.HandlerFor(r.reg, promhttp.HandlerOpts{Registry: r.reg, DisableCompression: true /* echo gzips */, EnableOpenMetrics: true})
 }

@@ -105,7 +105,8 @@ func Route(c echo.Context) string {
 // handler), so metrics never label by raw path.
 const KeyUnmatched = "wings.unmatched"
 
-// Metrics records wings_http_requests_total, the latency histogram and, for
+// Metrics records wings_http_requests_total, the latency histogram (with
+// the trace id as exemplar when the request's trace is sampled) and, for
 // failures, wings_http_errors_total by error kind.
 func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 	var series metrics.Series[seriesKey, routeSeries]
@@ -129,7 +130,7 @@ func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 				})
 			}
 			s.requests.Inc()
-			s.duration.Observe(time.Since(start).Seconds())
+			observe(c, s.duration, time.Since(start).Seconds())
 			if kind, ok := c.Get(KeyErrorKind).(string); ok {
 				m.HTTPErrors.WithLabelValues(route, kind).Inc()
 			}

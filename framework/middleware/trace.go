@@ -4,6 +4,7 @@ import (
 	"strconv"
 
 	"github.com/labstack/echo/v4"
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/propagation"
@@ -28,24 +29,29 @@ func Trace(p *tracing.Provider) echo.MiddlewareFunc {
 			req := c.Request()
 			route := Route(c)
 			ctx := prop.Extract(req.Context(), propagation.HeaderCarrier(req.Header))
-			ctx, span := tr.Start(ctx, req.Method+" "+route,
-				trace.WithSpanKind(trace.SpanKindServer),
-				trace.WithAttributes(
-					attribute.String("http.request.method", req.Method),
-					attribute.String("http.route", route),
-					attribute.String("url.path", req.URL.Path),
-				))
+			ctx, span := tr.Start(ctx, req.Method+" "+route, trace.WithSpanKind(trace.SpanKindServer))
 			defer span.End()
-			if in := reqctx.From(ctx); in != nil {
+			in := reqctx.From(ctx)
+			if in != nil {
 				if sc := span.SpanContext(); sc.HasTraceID() {
 					in.TraceID = sc.TraceID().String()
 				}
-				span.SetAttributes(attribute.String("wings.request_id", in.ID))
 			}
 			c.SetRequest(req.WithContext(ctx))
 			err := next(c)
 			if err != nil {
 				c.Error(err)
+			}
+			if !span.IsRecording() {
+				return nil // not sampled: no attributes to build
+			}
+			span.SetAttributes(
+				attribute.String("http.request.method", req.Method),
+				attribute.String("http.route", route),
+				attribute.String("url.path", req.URL.Path),
+			)
+			if in != nil {
+				span.SetAttributes(attribute.String("wings.request_id", in.ID))
 			}
 			status := Status(c)
 			span.SetAttributes(attribute.Int("http.response.status_code", status))
@@ -58,4 +64,16 @@ func Trace(p *tracing.Provider) echo.MiddlewareFunc {
 			return nil
 		}
 	}
+}
+
+// observe records v, with the request's trace id as the exemplar when its
+// trace is sampled (so a latency bucket links to a trace that exists).
+func observe(c echo.Context, o prometheus.Observer, v float64) {
+	if sc := trace.SpanContextFromContext(c.Request().Context()); sc.IsSampled() {
+		if eo, ok := o.(prometheus.ExemplarObserver); ok {
+			eo.ObserveWithExemplar(v, prometheus.Labels{"trace_id": sc.TraceID().String()})
+			return
+		}
+	}
+	o.Observe(v)
 }

@@ -19,8 +19,12 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wings-bff/wings/framework/recovery"
+	"github.com/wings-bff/wings/framework/tracing"
 )
 
 // Job is one periodic task.
@@ -84,6 +88,7 @@ type Scheduler struct {
 	token  string
 	log    *logrus.Logger
 	m      *Metrics
+	tr     trace.Tracer // nil: tracing off; see SetTracing
 
 	mu      sync.Mutex
 	jobs    []Job
@@ -177,7 +182,18 @@ func (s *Scheduler) Tick(ctx context.Context, j Job) string {
 	stopRenew := s.renew(rctx, j)
 	defer stopRenew()
 	start := time.Now()
+	var span trace.Span
+	if s.tr != nil {
+		rctx, span = s.tr.Start(rctx, "job "+j.Name, trace.WithAttributes(attribute.String("wings.job", j.Name)))
+	}
 	result := s.run(rctx, j)
+	if span != nil {
+		span.SetAttributes(attribute.String("wings.job.result", result))
+		if result != ResultOK {
+			span.SetStatus(codes.Error, result)
+		}
+		span.End()
+	}
 	s.m.duration.WithLabelValues(j.Name).Observe(time.Since(start).Seconds())
 	s.m.runs.WithLabelValues(j.Name, result).Inc()
 	if result == ResultOK {
@@ -274,5 +290,14 @@ func (s *Scheduler) release(j Job) {
 	defer cancel()
 	if err := releaseScript.Run(ctx, s.rdb, []string{s.key(j)}, s.token).Err(); err != nil {
 		s.log.WithError(err).WithField("job", j.Name).Warn("job lease release failed; it expires by itself")
+	}
+}
+
+// SetTracing makes every run a span of its own, "job <name>", with its
+// result; call it before Start. A nil or disabled provider turns it off.
+func (s *Scheduler) SetTracing(p *tracing.Provider) {
+	s.tr = nil
+	if p.Enabled() {
+		s.tr = p.Tracer("github.com/wings-bff/wings/framework/scheduler")
 	}
 }

@@ -239,7 +239,7 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) (body [
 	})
 	if shared {
 		c.m.UpstreamCoalesced.WithLabelValues(c.name).Inc()
-		if c.trace != nil {
+		if c.trace != nil && trace.SpanFromContext(ctx).IsRecording() {
 			c.markCoalesced(ctx, path)
 		}
 	}
@@ -291,7 +291,7 @@ func backoffDelay(backoff time.Duration, attempt int) time.Duration {
 func (c *Client) attempt(ctx context.Context, path, u string, timeout time.Duration, n int) (_ []byte, _ bool, err error) {
 	var outcome string
 	var status int
-	if c.trace != nil {
+	if c.trace != nil && trace.SpanFromContext(ctx).IsRecording() { // an unsampled request gets no child spans
 		var span trace.Span
 		ctx, span = c.startAttempt(ctx, path, n)
 		defer func() { endAttempt(span, status, outcome, err) }()

@@ -96,6 +96,9 @@ func (rt *Runtime) handleError(err error, c echo.Context) {
 	if status >= 500 {
 		c.Set(middleware.KeyErrorCause, err)
 	}
+	if kind == apperr.KindInternal {
+		rt.trackError(c, err)
+	}
 	if c.Response().Committed {
 		return
 	}

@@ -35,6 +35,7 @@ import (
 	"github.com/wings-bff/wings/framework/auth"
 	"github.com/wings-bff/wings/framework/chclient"
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/errtrack"
 	"github.com/wings-bff/wings/framework/fanout"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
@@ -99,6 +100,7 @@ type Runtime struct {
 	redis     redis.UniversalClient // nil without redis.addr or redis.addrs
 	ch        *chclient.Client      // nil without clickhouse.addr
 	tracing   *tracing.Provider
+	errtrack  *errtrack.Tracker // nil without sentry.dsn
 
 	mu        sync.Mutex
 	resil     resilience // load shedding and the stale store; see resilience.go
@@ -144,6 +146,9 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	if err := rt.initTracing(opts.Tracing); err != nil {
 		return nil, err
 	}
+	if err := rt.initErrtrack(); err != nil {
+		return nil, err
+	}
 	for name, ucfg := range cfg.Upstreams {
 		rt.upstreams[name] = upstream.New(name, ucfg, rt.metrics, log)
 		rt.upstreams[name].SetTracing(rt.tracing)
@@ -160,6 +165,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 			return nil, err
 		}
 		rt.ch = ch
+		ch.SetTracing(rt.tracing)
 		rt.AddCheck(Check{Name: "clickhouse", Fn: ch.Ping})
 		rt.OnStop(func(context.Context) error { return ch.Close() })
 	}
