@@ -15,6 +15,11 @@ go vet ./...
 echo "== build"
 make --no-print-directory build
 export WINGS_TEST_BIN=$root/bin/wings
+# Jaeger (tools/go.mod) for the tracing end-to-end test: cached under
+# .data/tools, built in the background while the other tests run.
+mkdir -p .data
+scripts/jaeger.sh build >.data/jaeger-build.log 2>&1 &
+jaeger_build=$!
 
 echo "== prometheus rules (promtool check + test rules)"
 scripts/deps.sh promtool nginx chromium # nginx: `nginx -t` of deploy/nginx/wings.conf (test/ops_deploy_test.go); chromium: test/web_test.go
@@ -33,3 +38,6 @@ echo "== dashboard tests at 2028-02-29 00:30 Asia/Shanghai"
 WINGS_TEST_NOW=2028-02-29T00:30:00+08:00 go test -race -count=1 -run 'TestDashboards$|TestDashStale' ./test/
 echo "== chaos soak, 60 s (scripts/chaos.sh; make chaos runs the full one)"
 scripts/chaos.sh --duration 60s
+echo "== traces end to end into a real Jaeger"
+wait "$jaeger_build" || { cat .data/jaeger-build.log; exit 1; }
+WINGS_REQUIRE_JAEGER=1 go test -race -count=1 -run TestTraceJaegerEndToEnd ./test/
