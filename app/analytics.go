@@ -14,6 +14,7 @@ import (
 	"github.com/wings-bff/wings/app/eventgen"
 	"github.com/wings-bff/wings/app/service"
 	"github.com/wings-bff/wings/framework/budget"
+	"github.com/wings-bff/wings/framework/cache"
 	"github.com/wings-bff/wings/framework/chclient"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/scheduler"
@@ -209,20 +210,20 @@ func DefaultAnalytics() Analytics {
 }
 
 // newDash wires the dashboards: dao over rt.ClickHouse() (nil is fine: the
-// endpoints then answer from precomputed payloads or 503), the payload
-// store in Redis (or in-process), and the precompute job on the framework
-// scheduler, started with the Runtime and stopped with it.
-func newDash(rt *wings.Runtime, a Analytics, results service.ResultCache) (*controller.DashController, error) {
+// endpoints then answer from precomputed payloads or 503), the Runtime's
+// cache c for the precomputed payloads and cached answers, and the
+// precompute job on the framework scheduler, started with the Runtime and
+// stopped with it.
+func newDash(rt *wings.Runtime, a Analytics, c *cache.Cache) (*controller.DashController, error) {
 	loc, err := time.LoadLocation(a.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("analytics.timezone: %w", err)
 	}
 	src := dao.NewAnalyticsDAO(rt.ClickHouse(), a.Timezone)
-	store := dao.NewPayloadStore(rt.Redis(), rt.Config().App.Name+":dash:", 7*24*time.Hour, rt.Logger())
-	svc := service.NewDashService(src, store, loc, a.PrecomputeInterval*3/2, a.Now()).WithBudgets(map[string]service.ClassBudget{
+	svc := service.NewDashService(src, c, loc, a.PrecomputeInterval*3/2, a.Now()).WithBudgets(map[string]service.ClassBudget{
 		service.ClassRollup: a.Classes.Rollup.budget(service.ClassRollup),
 		service.ClassRaw:    a.Classes.Raw.budget(service.ClassRaw),
-	}, results, rt.Metrics().Registerer()).WithSourceMetrics(rt.Metrics().Registerer())
+	}, c, rt.Metrics().Registerer()).WithSourceMetrics(rt.Metrics().Registerer())
 
 	sched := scheduler.New(rt.Redis(), rt.Config().App.Name+":lease:", scheduler.NewMetrics(rt.Metrics().Registerer()), rt.Logger())
 	sched.SetTracing(rt.Tracing())

@@ -60,8 +60,8 @@ func (down) RefreshFunnelState(context.Context, string, time.Time, time.Time) (m
 	return model.FunnelStateRun{}, errDown
 }
 
-func (down) Put(context.Context, string, []byte, time.Time) error { return errDown }
-func (down) Get(context.Context, string) ([]byte, time.Time, bool) {
+func (down) Put(context.Context, string, []byte, time.Duration) error { return errDown }
+func (down) Peek(context.Context, string) ([]byte, time.Time, bool) {
 	return nil, time.Time{}, false
 }
 

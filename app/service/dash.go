@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"runtime/debug"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -19,6 +17,7 @@ import (
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/metrics"
+	"github.com/wings-bff/wings/framework/olap"
 )
 
 // homeRankingSize is how many items the home payload's ranking keeps.
@@ -44,11 +43,16 @@ type DashSource interface {
 	RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (model.FunnelStateRun, error)
 }
 
-// PayloadStore keeps precomputed home payloads.
+// PayloadStore keeps precomputed home payloads (the container passes the
+// Runtime's *cache.Cache).
 type PayloadStore interface {
-	Put(ctx context.Context, key string, data []byte, at time.Time) error
-	Get(ctx context.Context, key string) ([]byte, time.Time, bool)
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Peek(ctx context.Context, key string) (value []byte, written time.Time, ok bool)
 }
+
+// homeKeep is how long a home payload is kept: the stale answer when
+// ClickHouse is down.
+const homeKeep = 7 * 24 * time.Hour
 
 // DashService answers the dashboards: live from the rollups, or from the
 // precomputed home payload when it is fresh, or stale when ClickHouse is
@@ -141,8 +145,27 @@ const funnelYesterdayGrace = time.Hour
 // Precompute advances the live funnel snapshot of biz (today, and
 // yesterday shortly after midnight), then computes and stores its home
 // payload. A failed snapshot does not stop the payload: the funnel is then
-// answered from agg_funnel_user_day.
+// answered from the per-user funnel states.
 func (s *DashService) Precompute(ctx context.Context, biz string) error {
+	return s.precompute(1, 0).Run(ctx, []string{biz})
+}
+
+// PrecomputeLines runs Precompute for each line, at most parallel lines at
+// a time, each under its own timeout, so that a slow line costs only its
+// own timeout and never the others' turn. A line's panic is its error.
+// The errors of every failed line are joined.
+func (s *DashService) PrecomputeLines(ctx context.Context, lines []string, parallel int, timeout time.Duration) error {
+	return s.precompute(parallel, timeout).Run(ctx, lines)
+}
+
+// precompute is the home payloads' job.
+func (s *DashService) precompute(parallel int, timeout time.Duration) olap.Precompute {
+	return olap.Precompute{Store: s.store, StoreKey: s.homeKeys, TTL: homeKeep, Parallel: parallel, Timeout: timeout, Compute: s.computeHome}
+}
+
+// computeHome advances biz's funnel snapshots and returns its home payload
+// (nil when it could not be computed).
+func (s *DashService) computeHome(ctx context.Context, biz string) (any, error) {
 	today := s.Today()
 	var errs []error
 	days := []time.Time{today}
@@ -154,83 +177,32 @@ func (s *DashService) Precompute(ctx context.Context, biz string) error {
 			errs = append(errs, fmt.Errorf("funnel state %s %s: %w", biz, day.Format(time.DateOnly), err))
 		}
 	}
-	if err := s.precomputeHome(ctx, biz, today); err != nil {
-		errs = append(errs, err)
+	h, err := s.homePayload(ctx, biz, today)
+	if err != nil {
+		return nil, errors.Join(append(errs, err)...)
 	}
-	return errors.Join(errs...)
+	return h, errors.Join(errs...)
 }
 
-// PrecomputeLines runs Precompute for each line, at most parallel lines at
-// a time, each under its own timeout, so that a slow line costs only its
-// own timeout and never the others' turn. A line's panic is its error.
-// The errors of every failed line are joined.
-func (s *DashService) PrecomputeLines(ctx context.Context, lines []string, parallel int, timeout time.Duration) error {
-	parallel = max(parallel, 1)
-	sem := make(chan struct{}, parallel)
-	var (
-		mu   sync.Mutex
-		errs []error
-		wg   sync.WaitGroup
-	)
-	for _, biz := range lines {
-		select {
-		case sem <- struct{}{}:
-		case <-ctx.Done():
-			mu.Lock()
-			errs = append(errs, fmt.Errorf("precompute %s: not started: %w", biz, ctx.Err()))
-			mu.Unlock()
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			if err := s.precomputeLine(ctx, biz, timeout); err != nil {
-				mu.Lock()
-				errs = append(errs, err)
-				mu.Unlock()
-			}
-		}()
-	}
-	wg.Wait()
-	return errors.Join(errs...)
-}
-
-func (s *DashService) precomputeLine(ctx context.Context, biz string, timeout time.Duration) (err error) {
-	defer func() {
-		if p := recover(); p != nil {
-			err = fmt.Errorf("precompute %s: panic: %v\n%s", biz, p, debug.Stack())
-		}
-	}()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	return s.Precompute(ctx, biz)
-}
-
-func (s *DashService) precomputeHome(ctx context.Context, biz string, today time.Time) error {
+func (s *DashService) homePayload(ctx context.Context, biz string, today time.Time) (*Home, error) {
 	rt, _, err := s.liveRealtime(ctx, biz, model.HomeEvent, today)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	rk, err := s.liveRanking(ctx, biz, today, model.HomeEvent, homeRankingSize)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	fn, _, err := s.liveFunnel(ctx, biz, today, model.FunnelSteps(), model.FunnelWindow)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	h := Home{ComputedAt: s.now(), Realtime: rt, Ranking: rk, Funnel: fn}
-	b, err := json.Marshal(h)
-	if err != nil {
-		return err
-	}
-	return s.store.Put(ctx, s.homeKeys(biz), b, h.ComputedAt)
+	return &Home{ComputedAt: s.now(), Realtime: rt, Ranking: rk, Funnel: fn}, nil
 }
 
 // home returns the stored payload of biz for today, if any.
 func (s *DashService) home(ctx context.Context, biz string) (*Home, bool) {
-	b, _, ok := s.store.Get(ctx, s.homeKeys(biz))
+	b, _, ok := s.store.Peek(ctx, s.homeKeys(biz))
 	if !ok {
 		return nil, false
 	}

@@ -11,7 +11,6 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/model"
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/budget"
@@ -123,7 +122,7 @@ func TestPrecomputeLinesSlowLine(t *testing.T) {
 	t.Parallel()
 	now, loc := fixedClock(t)
 	src := &fakeDash{slow: map[string]bool{"slow": true}}
-	store := dao.NewPayloadStore(nil, "", time.Hour, nil)
+	store := newMemStore()
 	s := NewDashService(src, store, loc, time.Minute, now)
 
 	// The job's own deadline: what the slow line would eat without a
@@ -137,7 +136,7 @@ func TestPrecomputeLinesSlowLine(t *testing.T) {
 		t.Errorf("error = %v; want the slow line's timeout", err)
 	}
 	for _, biz := range []string{"a", "b", "c"} {
-		if _, _, ok := store.Get(context.Background(), "dash:home:"+biz); !ok {
+		if _, _, ok := store.Peek(context.Background(), "dash:home:"+biz); !ok {
 			t.Errorf("line %s: no payload; want one despite the slow line", biz)
 		}
 		if err != nil && strings.Contains(err.Error(), "precompute "+biz) {
@@ -154,7 +153,7 @@ func TestPrecomputeLinesParallelism(t *testing.T) {
 	t.Parallel()
 	now, loc := fixedClock(t)
 	src := &countingDash{fakeDash: fakeDash{}, release: make(chan struct{})}
-	s := NewDashService(src, dao.NewPayloadStore(nil, "", time.Hour, nil), loc, time.Minute, now)
+	s := NewDashService(src, newMemStore(), loc, time.Minute, now)
 	done := make(chan error, 1)
 	go func() {
 		done <- s.PrecomputeLines(context.Background(), []string{"a", "b", "c", "d", "e"}, 2, 5*time.Second)
@@ -269,7 +268,7 @@ func TestRawFunnelBudget(t *testing.T) {
 	now := func() time.Time { mu.Lock(); defer mu.Unlock(); return at }
 	src := &limitsDash{}
 	reg := prometheus.NewRegistry()
-	s := NewDashService(src, dao.NewPayloadStore(nil, "", time.Hour, nil), loc, time.Minute, now).
+	s := NewDashService(src, newMemStore(), loc, time.Minute, now).
 		WithBudgets(budgets(), &memCache{now: now, m: map[string]memEntry{}}, reg).WithSourceMetrics(reg)
 	ctx := context.Background()
 	day := s.Today()
@@ -337,7 +336,7 @@ func TestStaleOnAnyFailure(t *testing.T) {
 		{"rate limited", apperr.RateLimited("too many of yours", time.Second), false, apperr.KindRateLimited},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			store := dao.NewPayloadStore(nil, "", time.Hour, nil)
+			store := newMemStore()
 			ok := &fakeDash{}
 			s := NewDashService(ok, store, loc, time.Minute, clock)
 			if err := s.Precompute(context.Background(), "video"); err != nil {
@@ -354,7 +353,7 @@ func TestStaleOnAnyFailure(t *testing.T) {
 			} else if apperr.KindOf(err) != tc.kind {
 				t.Fatalf("got %+v, %v; want kind %v", f, err, tc.kind)
 			}
-			empty := NewDashService(&fakeDash{funnelErr: tc.err}, dao.NewPayloadStore(nil, "", time.Hour, nil), loc, time.Minute, later)
+			empty := NewDashService(&fakeDash{funnelErr: tc.err}, newMemStore(), loc, time.Minute, later)
 			if _, err := empty.Funnel(context.Background(), "video", empty.Today(), model.FunnelSteps(), model.FunnelWindow); apperr.KindOf(err) != tc.kind {
 				t.Errorf("without a payload: %v; want kind %v", err, tc.kind)
 			}
@@ -385,4 +384,26 @@ func TestDashTodayEveryHour(t *testing.T) {
 	if got := s.Today().Format(time.DateOnly); got != "2028-02-29" {
 		t.Errorf("leap day midnight: today %s", got)
 	}
+}
+
+// memStore is a PayloadStore in memory.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func newMemStore() *memStore { return &memStore{m: map[string][]byte{}} }
+
+func (s *memStore) Put(_ context.Context, key string, value []byte, _ time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = value
+	return nil
+}
+
+func (s *memStore) Peek(_ context.Context, key string) ([]byte, time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	v, ok := s.m[key]
+	return v, time.Time{}, ok
 }

@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/wings-bff/wings/app/dao"
@@ -43,8 +44,8 @@ func main() {
 	loc, _ := time.LoadLocation(*tz)
 	ctx := context.Background()
 	src := dao.NewAnalyticsDAO(ch, *tz)
-	live := service.NewDashService(src, dao.NewPayloadStore(nil, "", time.Hour, nil), loc, 0, nil)
-	store := dao.NewPayloadStore(nil, "", time.Hour, nil)
+	live := service.NewDashService(src, newMemStore(), loc, 0, nil)
+	store := newMemStore()
 	cached := service.NewDashService(src, store, loc, time.Hour, nil)
 	must(cached.Precompute(ctx, *biz))
 	today := live.Today()
@@ -59,7 +60,7 @@ func main() {
 	spanAgain, err := src.RefreshSpans(ctx, today, *spanMinUV)
 	must(err)
 	spanNoop := time.Since(spanStart)
-	states := service.NewDashService(src.WithoutSpans(), dao.NewPayloadStore(nil, "", time.Hour, nil), loc, 0, nil)
+	states := service.NewDashService(src.WithoutSpans(), newMemStore(), loc, 0, nil)
 
 	var rows uint64
 	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM events").Scan(&rows))
@@ -256,4 +257,32 @@ func must(err error) {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// memStore keeps the home payloads in memory: the benchmark runs without
+// a Runtime, so without its cache.
+type memStore struct {
+	mu sync.Mutex
+	m  map[string]memPayload
+}
+
+type memPayload struct {
+	v  []byte
+	at time.Time
+}
+
+func newMemStore() *memStore { return &memStore{m: map[string]memPayload{}} }
+
+func (s *memStore) Put(_ context.Context, key string, value []byte, _ time.Duration) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.m[key] = memPayload{v: value, at: time.Now()}
+	return nil
+}
+
+func (s *memStore) Peek(_ context.Context, key string) ([]byte, time.Time, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p, ok := s.m[key]
+	return p.v, p.at, ok
 }
