@@ -95,18 +95,18 @@ type Runtime struct {
 	redis     *redis.Client    // nil without redis.addr
 	ch        *chclient.Client // nil without clickhouse.addr
 
-	mu       sync.Mutex
-	resil    resilience // load shedding and the stale store; see resilience.go
-	hot      hotState   // feature flags and reload hooks; see reload.go
-	auth     authState  // login and permission; see auth.go
-	routes   []Route
-	policies map[string]RoutePolicy // by route name; see Handle
+	mu        sync.Mutex
+	resil     resilience // load shedding and the stale store; see resilience.go
+	hot       hotState   // feature flags and reload hooks; see reload.go
+	auth      authState  // login and permission; see auth.go
+	routes    []Route
+	policies  map[string]RoutePolicy // by route name; see Handle
 	respCache ResponseCache          // see SetResponseCache
-	checks   []Check
-	onStart  []Hook
-	onStop   []Hook
-	routeMWs []func(*Route) echo.MiddlewareFunc // see UseRouteMiddleware
-	draining atomic.Bool
+	checks    []Check
+	onStart   []Hook
+	onStop    []Hook
+	routeMWs  []func(*Route) echo.MiddlewareFunc // see UseRouteMiddleware
+	draining  atomic.Bool
 
 	rootCtx    context.Context
 	rootCancel context.CancelFunc
