@@ -2,8 +2,6 @@
 package app
 
 import (
-	"errors"
-
 	"github.com/wings-bff/wings/app/controller"
 	"github.com/wings-bff/wings/app/dao"
 	"github.com/wings-bff/wings/app/service"
@@ -61,9 +59,14 @@ func NewContainer(rt *wings.Runtime, opts ...Option) (*Container, error) {
 	if err != nil {
 		return nil, err
 	}
+	// The Runtime builds the cache (wings.Options.ResponseCache); a
+	// Runtime built without one gets it here.
 	rc := cache.Of(rt)
 	if rc == nil {
-		return nil, errors.New("app: the runtime has no response cache: build it with wings.Options{ResponseCache: cache.Install}")
+		var err error
+		if rc, err = cache.New(rt); err != nil {
+			return nil, err
+		}
 	}
 	dash, err := newDash(rt, *o.analytics, rc)
 	if err != nil {

@@ -122,10 +122,11 @@ func (e *Endpoint) Serve(c echo.Context) error {
 	var wg sync.WaitGroup
 	for i, u := range targets {
 		q := u.Query()
-		q.Del("callback")
-		q.Del("_callback")
+		for _, p := range wings.CallbackParams {
+			q.Del(p)
+		}
 		if cb != "" {
-			q.Set("callback", cb)
+			q.Set(wings.CallbackParam, cb)
 		}
 		u.RawQuery = q.Encode()
 		pr, err := http.NewRequestWithContext(wings.AsPart(req.Context()), http.MethodGet, u.RequestURI(), nil)

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/wings-bff/wings/framework/wings"
 )
 
 // maxKeyPart bounds each of a response key's two variable parts: the path,
@@ -27,10 +29,11 @@ const maxQueryParams = 10000
 
 // queryNames is the sorted, deduplicated form of a route's declared query
 // parameters (wings.Route.Query), the order in which they enter keys.
+// wings.NeutralParams never enter a key: they never change the answer.
 func queryNames(declared []string) []string {
 	names := make([]string, 0, len(declared))
 	for _, n := range declared {
-		if n != "" {
+		if n != "" && !wings.IsNeutralParam(n) {
 			names = append(names, n)
 		}
 	}

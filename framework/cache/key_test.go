@@ -20,7 +20,7 @@ func handlerReads(raw string, names []string) []string {
 
 func TestRouteKey(t *testing.T) {
 	t.Parallel()
-	names := queryNames([]string{"event", "from", "a b", "event", ""})
+	names := queryNames([]string{"event", "from", "callback", "a b", "_", "event", "", "fields", "_callback"})
 	if want := []string{"a b", "event", "from"}; !slices.Equal(names, want) {
 		t.Fatalf("queryNames = %q; want %q", names, want)
 	}

@@ -62,10 +62,7 @@ const (
 // Observer is told when a call degrades or is answered stale. The Runtime
 // puts one, bound to the route, in every request's record (reqctx.Info);
 // WithObserver overrides it for a context.
-type Observer interface {
-	Degraded(ctx context.Context, source string, err error)
-	Stale(ctx context.Context, source string, err error)
-}
+type Observer = reqctx.Observer
 
 type observerKey struct{}
 
@@ -98,7 +95,7 @@ type Group struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 	obs    Observer
-	pool   *Pool // nil: calls start on goroutines of their own
+	pool   reqctx.Pool // nil: calls start on goroutines of their own
 	// optDeadline caps optional and stale-ok calls; zero without a deadline.
 	optDeadline time.Time
 	wg          sync.WaitGroup
@@ -114,8 +111,8 @@ type Group struct {
 	pendingBuf [4]starter
 }
 
-// starter is a call ready to run: start runs it unless it already ran.
-type starter interface{ start() }
+// starter is a call ready to run: Run runs it unless it already ran.
+type starter = reqctx.Runner
 
 // New returns a group whose calls run under a child of ctx, cancelled when
 // any required call fails or when Wait returns.
@@ -125,13 +122,11 @@ func New(ctx context.Context) *Group {
 	in := reqctx.From(ctx)
 	if o, ok := ctx.Value(observerKey{}).(Observer); ok {
 		g.obs = o
-	} else if in != nil {
-		if o, ok := in.Observer.(Observer); ok {
-			g.obs = o
-		}
+	} else if in != nil && in.Observer != nil {
+		g.obs = in.Observer
 	}
 	if in != nil {
-		g.pool, _ = in.Pool.(*Pool)
+		g.pool = in.Pool
 	}
 	if dl, ok := ctx.Deadline(); ok {
 		now := time.Now()
@@ -144,10 +139,10 @@ func New(ctx context.Context) *Group {
 // spawn runs s concurrently, on a goroutine of the pool when there is one.
 func (g *Group) spawn(s starter) {
 	if g.pool != nil {
-		g.pool.start(s)
+		g.pool.Start(s)
 		return
 	}
-	go s.start()
+	go s.Run()
 }
 
 // Context is the group's context.
@@ -176,7 +171,7 @@ func (g *Group) Wait() error {
 	g.pending = nil
 	g.mu.Unlock()
 	for _, s := range pending {
-		s.start()
+		s.Run()
 	}
 	g.wg.Wait()
 	g.cancel()
@@ -244,7 +239,7 @@ type Future[T any] struct {
 }
 
 // start runs the call unless it has already started.
-func (f *Future[T]) start() {
+func (f *Future[T]) Run() {
 	if f.claimed.CompareAndSwap(false, true) {
 		f.run()
 	}
@@ -309,7 +304,7 @@ func (f *Future[T]) finish() {
 		f.g.spawn(s)
 	}
 	if next != nil {
-		next.start()
+		next.Run()
 	}
 }
 

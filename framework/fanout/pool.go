@@ -3,6 +3,8 @@ package fanout
 import (
 	"sync"
 	"sync/atomic"
+
+	"github.com/wings-bff/wings/framework/reqctx"
 )
 
 // Pool starts a group's calls on goroutines kept from earlier calls.
@@ -36,8 +38,8 @@ func NewPool(max int) *Pool {
 // ends; later calls run on goroutines of their own.
 func (p *Pool) Close() { p.close.Do(func() { close(p.done) }) }
 
-// start runs s concurrently.
-func (p *Pool) start(s starter) {
+// Start runs s concurrently (reqctx.Pool).
+func (p *Pool) Start(s reqctx.Runner) {
 	select {
 	case p.calls <- s:
 		return
@@ -49,7 +51,7 @@ func (p *Pool) start(s starter) {
 		return
 	}
 	p.workers.Add(-1)
-	go s.start()
+	go s.Run()
 }
 
 // work runs s, then the calls handed to it until the pool closes.
@@ -57,7 +59,7 @@ func (p *Pool) work(s starter) {
 	defer p.exited.Done()
 	defer p.workers.Add(-1)
 	for {
-		s.start()
+		s.Run()
 		s = nil // an idle goroutine keeps nothing of the request alive
 		select {
 		case s = <-p.calls:

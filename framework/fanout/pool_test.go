@@ -16,7 +16,7 @@ type call struct {
 	fn   func()
 }
 
-func (c *call) start() { c.once.Do(c.fn) }
+func (c *call) Run() { c.once.Do(c.fn) }
 
 // A call never waits for a pool goroutine: with the pool's only goroutine
 // busy, further calls still run at once and concurrently.
@@ -30,7 +30,7 @@ func TestPoolNeverQueues(t *testing.T) {
 	var done sync.WaitGroup
 	done.Add(n)
 	for range n {
-		p.start(&call{fn: func() {
+		p.Start(&call{fn: func() {
 			defer done.Done()
 			started <- struct{}{}
 			<-release
@@ -57,7 +57,7 @@ func TestPoolReusesAndCloses(t *testing.T) {
 	p := NewPool(2)
 	ran := make(chan int)
 	for i := range 50 {
-		p.start(&call{fn: func() { ran <- i }})
+		p.Start(&call{fn: func() { ran <- i }})
 		if got := <-ran; got != i {
 			t.Fatalf("ran call %d; want %d", got, i)
 		}
@@ -70,7 +70,7 @@ func TestPoolReusesAndCloses(t *testing.T) {
 	if w := p.workers.Load(); w != 0 {
 		t.Fatalf("pool goroutines = %d after Close; want 0", w)
 	}
-	p.start(&call{fn: func() { ran <- -1 }})
+	p.Start(&call{fn: func() { ran <- -1 }})
 	if got := <-ran; got != -1 {
 		t.Fatalf("after Close: ran %d; want the new call", got)
 	}

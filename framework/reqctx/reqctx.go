@@ -32,17 +32,36 @@ type Info struct {
 	// Log is the process logger; request-scoped entries are derived from
 	// it on demand (logging.FromContext), only when something is logged.
 	Log *logrus.Logger
-	// Observer is the route's fan-out observer (a fanout.Observer), or nil.
-	Observer any
+	// Observer is the route's fan-out observer, or nil.
+	Observer Observer
 	// Route is the declaration of the route serving the request (a
 	// *wings.Route), or nil.
-	Route any
+	Route Route
 	// Pool is the goroutine pool the request's fan-outs start their calls
 	// on (a *fanout.Pool), or nil.
-	Pool any
+	Pool Pool
 	// TraceID is the request's trace id (hex) when it is traced, or "".
 	TraceID string
 }
+
+// Observer is told of the optional sources a request's fan-outs gave up on
+// (fanout.Observer is this interface).
+type Observer interface {
+	Degraded(ctx context.Context, source string, err error)
+	Stale(ctx context.Context, source string, err error)
+}
+
+// Route is the route serving a request (a *wings.Route).
+type Route interface {
+	// RouteName is the route's name, as metrics and logs label it.
+	RouteName() string
+}
+
+// Runner is a call ready to run: Run runs it unless it already ran.
+type Runner interface{ Run() }
+
+// Pool runs calls concurrently, on goroutines it keeps (a *fanout.Pool).
+type Pool interface{ Start(Runner) }
 
 type ctxKey int
 

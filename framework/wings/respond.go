@@ -17,14 +17,38 @@ import (
 	"github.com/wings-bff/wings/framework/render"
 )
 
+// The query parameters the framework reads itself. None of them changes
+// what a handler computes: the callbacks and the fields filter are applied
+// to each answer after the response cache, and the timestamp only defeats
+// browser caches. Together they are NeutralParams.
+const (
+	// CallbackParam and AltCallbackParam ask for JSONP (CallbackParams).
+	CallbackParam    = "callback"
+	AltCallbackParam = "_callback"
+	// TimestampParam is the cache buster JSONP clients add (jQuery's "_").
+	TimestampParam = "_"
+	// FieldsParam names the members an answer keeps (render.ParseFields).
+	FieldsParam = "fields"
+)
+
 // CallbackParams are the query parameters that ask for JSONP, in order of
 // precedence.
-var CallbackParams = [...]string{"callback", "_callback"}
+var CallbackParams = [...]string{CallbackParam, AltCallbackParam}
 
-// FieldsParam is the query parameter naming the members an answer keeps
-// (render.ParseFields). Like the callback it is applied to each answer
-// after the response cache, so it never changes what a handler computes.
-const FieldsParam = "fields"
+// NeutralParams are the query parameters that never change an answer: the
+// response cache leaves them out of its keys even when a route declares
+// them, and the JSONP and fields code reads them from every request.
+var NeutralParams = [...]string{CallbackParam, AltCallbackParam, TimestampParam, FieldsParam}
+
+// IsNeutralParam reports whether name is one of NeutralParams.
+func IsNeutralParam(name string) bool {
+	for _, p := range NeutralParams {
+		if p == name {
+			return true
+		}
+	}
+	return false
+}
 
 // Callback returns the JSONP callback the request asks for, or "".
 func Callback(c echo.Context) string {

@@ -115,6 +115,9 @@ type CacheOptions struct {
 	Vary func(c echo.Context) string
 }
 
+// RouteName is r's name (reqctx.Route).
+func (r *Route) RouteName() string { return r.Name }
+
 // UseRouteMiddleware registers a factory that Handle asks for middleware
 // for each route registered after it; the middleware runs closest to the
 // handler, after the route's own. A factory returns nil for routes it does
@@ -134,7 +137,7 @@ func RouteOf(c echo.Context) *Route {
 		return r
 	}
 	if in := reqctx.From(c.Request().Context()); in != nil {
-		r, _ := in.Route.(*Route)
+		r, _ := in.Route.(*Route) // Handle records only *Route
 		return r
 	}
 	return nil

@@ -102,18 +102,19 @@ type Runtime struct {
 	tracing   *tracing.Provider
 	errtrack  *errtrack.Tracker // nil without sentry.dsn
 
-	mu        sync.Mutex
-	resil     resilience // load shedding and the stale store; see resilience.go
-	hot       hotState   // feature flags and reload hooks; see reload.go
-	auth      authState  // login and permission; see auth.go
-	routes    []Route
-	policies  map[string]RoutePolicy // by route name; see Handle
-	respCache ResponseCache          // see SetResponseCache
-	checks    []Check
-	onStart   []Hook
-	onStop    []Hook
-	routeMWs  []func(*Route) echo.MiddlewareFunc // see UseRouteMiddleware
-	draining  atomic.Bool
+	mu       sync.Mutex
+	resil    resilience // load shedding and the stale store; see resilience.go
+	hot      hotState   // feature flags and reload hooks; see reload.go
+	auth     authState  // login and permission; see auth.go
+	routes   []Route
+	checks   []Check
+	onStart  []Hook
+	onStop   []Hook
+	routeMWs []func(*Route) echo.MiddlewareFunc // see UseRouteMiddleware
+	draining atomic.Bool
+
+	policies  map[string]RoutePolicy // by route name, under mu; see Handle
+	respCache ResponseCache          // under mu; see SetResponseCache
 
 	rootCtx    context.Context
 	rootCancel context.CancelFunc

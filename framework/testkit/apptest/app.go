@@ -23,7 +23,6 @@ import (
 
 	dto "github.com/prometheus/client_model/go"
 
-	"github.com/wings-bff/wings/framework/cache"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/testkit"
 	"github.com/wings-bff/wings/framework/wings"
@@ -123,9 +122,6 @@ func Start(t testing.TB, app AppFunc, opts ...Option) *App {
 		f(cfg)
 	}
 	logs := &logBuffer{}
-	if o.rtOpts.ResponseCache == nil {
-		o.rtOpts.ResponseCache = cache.Install
-	}
 	if o.rtOpts.LogOutput == nil {
 		o.rtOpts.LogOutput = logs
 	}
