@@ -40,6 +40,7 @@ import (
 	"github.com/wings-bff/wings/framework/metrics"
 	"github.com/wings-bff/wings/framework/middleware"
 	"github.com/wings-bff/wings/framework/recovery"
+	"github.com/wings-bff/wings/framework/redisclient"
 	"github.com/wings-bff/wings/framework/upstream"
 )
 
@@ -137,6 +138,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 			WriteTimeout: rc.WriteTimeout,
 			PoolSize:     rc.PoolSize,
 		})
+		rt.redis.AddHook(redisclient.NewHook(rt.metrics.Registerer()))
 		rt.AddCheck(Check{Name: "redis", Fn: func(ctx context.Context) error { return rt.redis.Ping(ctx).Err() }})
 		rt.OnStop(func(context.Context) error { return rt.redis.Close() })
 	}
@@ -145,6 +147,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		if err != nil {
 			return nil, err
 		}
+		ch.Instrument(chclient.NewMetrics(rt.metrics.Registerer()))
 		rt.ch = ch
 		rt.AddCheck(Check{Name: "clickhouse", Fn: ch.Ping})
 		rt.OnStop(func(context.Context) error { return ch.Close() })
