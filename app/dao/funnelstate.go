@@ -280,6 +280,7 @@ type FunnelStateRun struct {
 // day's end once that has passed). The dash_precompute job calls it for
 // today and, for a while after midnight, yesterday.
 func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (FunnelStateRun, error) {
+	ctx = chclient.WithClass(ctx, "funnel_state")
 	ch, f, err := d.funnelClient(biz, day)
 	if err != nil {
 		return FunnelStateRun{}, err
@@ -318,6 +319,7 @@ func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, 
 // day at cut (a multiple of 10 s inside the day). The benchmark uses it to
 // place the cut where the rows after it match a given tail.
 func (d *AnalyticsDAO) BuildFunnelState(ctx context.Context, biz string, day, cut time.Time) (FunnelStateRun, error) {
+	ctx = chclient.WithClass(ctx, "funnel_state")
 	ch, f, err := d.funnelClient(biz, day)
 	if err != nil {
 		return FunnelStateRun{}, err
