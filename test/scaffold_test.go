@@ -64,12 +64,12 @@ func TestScaffoldEndpoint(t *testing.T) {
 		return string(out)
 	}
 	wings := wingsBin(t) // the repository's binary runs gen on the copy
-	out := sh(time.Minute, wings, "gen", "endpoint", "order", "--upstream", "order", "--upstream-path", "/order/info/{id}", "--cache", "30s")
+	out := sh(time.Minute, wings, "gen", "endpoint", "order", "--upstream", "order", "--upstream-path", "/order/info/{id}", "--cache", "30s", "--owner", "orders:order-team@example.com")
 	if !strings.Contains(out, "app/router.go") || !strings.Contains(out, "upstreams.order added") {
 		t.Fatalf("gen output:\n%s", out)
 	}
-	sh(time.Minute, wings, "gen", "endpoint", "user_profile", "--private", "bizline:{biz}")
-	if out := sh(time.Minute, wings, "gen", "endpoint", "user_profile", "--private", "bizline:{biz}"); !strings.Contains(out, "nothing to do") {
+	sh(time.Minute, wings, "gen", "endpoint", "user_profile", "--private", "bizline:{biz}", "--owner", "data:data-team@example.com")
+	if out := sh(time.Minute, wings, "gen", "endpoint", "user_profile", "--private", "bizline:{biz}", "--owner", "data:data-team@example.com"); !strings.Contains(out, "nothing to do") {
 		t.Errorf("second gen:\n%s", out)
 	}
 

@@ -177,6 +177,7 @@ func chErr(err error) error {
 // A day query with UV reads closed days from the UV spans when its key has
 // them (spans.go): the same numbers, fewer merges.
 func (d *AnalyticsDAO) Series(ctx context.Context, table, biz string, from, to time.Time, f model.Filters, withUV bool) ([]model.Bucket, model.Bucket, error) {
+	ctx = chclient.WithClass(ctx, "dash_series")
 	ch, err := d.client()
 	if err != nil {
 		return nil, model.Bucket{}, err
@@ -275,6 +276,7 @@ func (d *AnalyticsDAO) series(ctx context.Context, ch *chclient.Client, query st
 // Ranking returns the top limit items of biz by pv of event on day, best
 // first.
 func (d *AnalyticsDAO) Ranking(ctx context.Context, biz, event string, day time.Time, limit int) ([]model.ItemViews, error) {
+	ctx = chclient.WithClass(ctx, "dash_ranking")
 	ch, err := d.client()
 	if err != nil {
 		return nil, err
@@ -340,6 +342,7 @@ func (d *AnalyticsDAO) funnelRollupDay(steps []string, window int, from, to time
 // funnelstate.go) if one is usable, else the per-user windowFunnel states
 // of agg_funnel_user_day; any other funnel: the raw events. All are exact.
 func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, string, error) {
+	ctx = chclient.WithClass(ctx, "dash_funnel")
 	ch, err := d.client()
 	if err != nil {
 		return nil, "", err
@@ -412,6 +415,7 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
 // InsertEvents writes one batch (ideally inside one day partition) with an
 // explicit column list, column by column.
 func (d *AnalyticsDAO) InsertEvents(ctx context.Context, c *model.EventColumns) error {
+	ctx = chclient.WithClass(ctx, "insert_events")
 	ch, err := d.client()
 	if err != nil {
 		return err

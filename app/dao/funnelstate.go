@@ -266,6 +266,7 @@ func (d *AnalyticsDAO) funnelFromState(ctx context.Context, ch *chclient.Client,
 // day's end once that has passed). The dash_precompute job calls it for
 // today and, for a while after midnight, yesterday.
 func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, now time.Time) (model.FunnelStateRun, error) {
+	ctx = chclient.WithClass(ctx, "funnel_state")
 	ch, f, err := d.funnelClient(biz, day)
 	if err != nil {
 		return model.FunnelStateRun{}, err
@@ -304,6 +305,7 @@ func (d *AnalyticsDAO) RefreshFunnelState(ctx context.Context, biz string, day, 
 // day at cut (a multiple of 10 s inside the day). The benchmark uses it to
 // place the cut where the rows after it match a given tail.
 func (d *AnalyticsDAO) BuildFunnelState(ctx context.Context, biz string, day, cut time.Time) (model.FunnelStateRun, error) {
+	ctx = chclient.WithClass(ctx, "funnel_state")
 	ch, f, err := d.funnelClient(biz, day)
 	if err != nil {
 		return model.FunnelStateRun{}, err

@@ -96,6 +96,7 @@ func addEndpointFlags(cmd *cobra.Command, ep *scaffold.Endpoint, route bool) {
 	if route {
 		cmd.Flags().DurationVar(&ep.Cache, "cache", 0, "response cache TTL of the route (e.g. 30s); 0: no cache")
 		cmd.Flags().StringVar(&ep.Auth, "private", "", "resource the route requires, a template over path parameters (bizline:{biz})")
+		cmd.Flags().StringVar(&ep.Owner, "owner", "", "team answerable for the route and its contact, team:contact (video:video-team@example.com)")
 	}
 }
 

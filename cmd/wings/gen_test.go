@@ -49,11 +49,12 @@ func mustName(t *testing.T, s string) scaffold.Name {
 }
 
 // goldenCases are the endpoints whose every generated file is kept as a
-// golden file: with an upstream and a cache, private without an upstream,
+// golden file: with an upstream, a cache and an owner, private without an upstream,
 // and a POST without :id whose dao passes no id.
 func goldenCases(t *testing.T) map[string]*scaffold.Endpoint {
 	return map[string]*scaffold.Endpoint{
-		"order":        {Name: mustName(t, "order"), Upstream: "order", UpstreamPath: "/order/info/{id}", Cache: 30 * time.Second},
+		"order": {Name: mustName(t, "order"), Upstream: "order", UpstreamPath: "/order/info/{id}", Cache: 30 * time.Second,
+			Owner: "orders:order-team@example.com"},
 		"user_profile": {Name: mustName(t, "userProfile"), Auth: "bizline:{biz}", Cache: time.Minute},
 		"report":       {Name: mustName(t, "report"), Method: "post", Path: "/api/report", Upstream: "stats"},
 		"video_stat":   {Name: mustName(t, "VideoStat"), Upstream: "stats", UpstreamPath: "/stat"},
@@ -204,6 +205,7 @@ func TestEndpointFlagErrors(t *testing.T) {
 		{scaffold.Endpoint{Auth: "bizline:{biz}", Path: "/api/x/:id"}, "{biz} must be a parameter of --path"},
 		{scaffold.Endpoint{UpstreamPath: "/x"}, "--upstream-path needs --upstream"},
 		{scaffold.Endpoint{Upstream: "Bad-Name"}, "--upstream"},
+		{scaffold.Endpoint{Owner: "Order Team:x@example.com"}, "--owner"},
 		{scaffold.Endpoint{Upstream: "x", UpstreamPath: "/x/{name}"}, "only {id}"},
 		{scaffold.Endpoint{Upstream: "x", Path: "/api/x", UpstreamPath: "/x/{id}"}, "only {id}"},
 	}

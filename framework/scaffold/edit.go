@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+
+	"github.com/wings-bff/wings/framework/wings"
 )
 
 // The edits of app/app.go and app/router.go are guided by the syntax tree:
@@ -139,6 +141,9 @@ func (e *Endpoint) RouteExpr(c string) string {
 			s += ", "
 		}
 		s += "Auth: " + strconv.Quote(e.Auth)
+	}
+	if o, err := wings.ParseOwner(e.Owner); err == nil {
+		s += fmt.Sprintf(",\nOwner: wings.Owner{Team: %q, Contact: %q}", o.Team, o.Contact)
 	}
 	return s + "}"
 }

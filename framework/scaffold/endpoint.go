@@ -11,6 +11,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/wings-bff/wings/framework/wings"
 )
 
 // FrameworkModule is the framework's module path, imported by generated code.
@@ -38,6 +40,8 @@ type Endpoint struct {
 	Cache time.Duration
 	// Auth is the resource template the route requires (bizline:{biz}).
 	Auth string
+	// Owner is the route's owner as "team:contact" (wings.ParseOwner).
+	Owner string
 }
 
 var (
@@ -83,6 +87,11 @@ func (e *Endpoint) Normalize() error {
 	}
 	if e.Cache < 0 {
 		return fmt.Errorf("--cache %s: must be >= 0", e.Cache)
+	}
+	if e.Owner != "" {
+		if _, err := wings.ParseOwner(e.Owner); err != nil {
+			return fmt.Errorf("--owner: %w", err)
+		}
 	}
 	if e.Upstream == "" {
 		if e.UpstreamPath != "" {

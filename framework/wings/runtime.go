@@ -41,6 +41,7 @@ import (
 	"github.com/wings-bff/wings/framework/metrics"
 	"github.com/wings-bff/wings/framework/middleware"
 	"github.com/wings-bff/wings/framework/recovery"
+	"github.com/wings-bff/wings/framework/redisclient"
 	"github.com/wings-bff/wings/framework/tracing"
 	"github.com/wings-bff/wings/framework/upstream"
 )
@@ -157,6 +158,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 	if rdb := NewRedis(cfg.Redis); rdb != nil {
 		rt.redis = rdb
 		rt.traceRedis()
+		rt.redis.AddHook(redisclient.NewHook(rt.metrics.Registerer()))
 		rt.AddCheck(Check{Name: "redis", Fn: func(ctx context.Context) error { return rt.redis.Ping(ctx).Err() }})
 		rt.OnStop(func(context.Context) error { return rt.redis.Close() })
 	}
@@ -165,6 +167,7 @@ func New(cfg *config.Config, opts Options) (*Runtime, error) {
 		if err != nil {
 			return nil, err
 		}
+		ch.Instrument(chclient.NewMetrics(rt.metrics.Registerer()))
 		rt.ch = ch
 		ch.SetTracing(rt.tracing)
 		rt.AddCheck(Check{Name: "clickhouse", Fn: ch.Ping})
