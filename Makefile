@@ -7,7 +7,7 @@ COMMIT     := $(shell git rev-parse --short HEAD 2>/dev/null || echo unknown)
 BUILD_TIME := $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.buildTime=$(BUILD_TIME)
 
-.PHONY: build run test test-unit test-integration chaos release bench bench-analytics lint fmt clean web docs
+.PHONY: build run test test-unit test-integration chaos release bench bench-analytics lint fmt clean web docs test-cluster
 
 build: ## build bin/wings with version info
 	$(GO) build -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/wings
@@ -26,6 +26,9 @@ test-unit:
 
 test-integration: build
 	$(GO) test -race -count=1 ./test/...
+
+test-cluster: build ## failover tests on a local 2x2 ClickHouse, Redis Cluster and 3 Wings behind nginx (scripts/cluster.sh; ~4 min)
+	scripts/cluster.sh up && WINGS_CLUSTER_TEST=1 $(GO) test -race -count=1 -v ./test/cluster/; rc=$$?; scripts/cluster.sh down; exit $$rc
 
 chaos: build ## chaos soak: steady load while Redis, ClickHouse, upstreams, etcd and the server misbehave (8 min; table per phase)
 	scripts/chaos.sh

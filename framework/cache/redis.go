@@ -193,7 +193,7 @@ func (r *remote) purge(ctx context.Context, ikey string, prefix bool) (int, erro
 		r.rdb.ZRem(pctx, r.ns+"exp", ikey)
 	} else {
 		for range 10000 { // bounded: 5M keys
-			//lint:ignore SA1019 ZRANGEBYLEX also works on Redis < 6.2, where ZRANGE ... BYLEX does not
+			// ZRANGEBYLEX, not ZRANGE ... BYLEX: it also works on Redis < 6.2, where ZRANGE ... BYLEX does not
 			members, err := r.rdb.ZRangeByLex(pctx, r.ns+"idx", &redis.ZRangeBy{
 				Min: "[" + ikey, Max: "[" + ikey + "\xff", Count: 500,
 			}).Result()
@@ -241,7 +241,7 @@ func (r *remote) trim(ctx context.Context) {
 	defer cancel()
 	now := strconv.FormatInt(time.Now().UnixMilli(), 10)
 	for range 100 {
-		//lint:ignore SA1019 ZRANGEBYSCORE also works on Redis < 6.2, where ZRANGE ... BYSCORE does not
+		// ZRANGEBYSCORE, not ZRANGE ... BYSCORE: it also works on Redis < 6.2, where ZRANGE ... BYSCORE does not
 		members, err := r.rdb.ZRangeByScore(ctx, r.ns+"exp", &redis.ZRangeBy{Min: "-inf", Max: now, Count: 1000}).Result()
 		if err != nil || len(members) == 0 {
 			return

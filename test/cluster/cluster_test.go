@@ -353,3 +353,31 @@ func TestShardDown(t *testing.T) {
 	}
 	t.Logf("shard 02 down: %v over %d dashboard requests", counts, len(paths))
 }
+
+// TestMigrateIdempotent: wings migrate run again on the migrated cluster
+// applies nothing, and every server has every table of the schema.
+func TestMigrateIdempotent(t *testing.T) {
+	e := setup(t)
+	cmd := exec.Command(filepath.Join(e.root, "bin/wings"), "migrate")
+	cmd.Dir = e.root
+	cmd.Env = append(os.Environ(),
+		"WINGS_CLICKHOUSE__ADDRS=127.0.0.1:29100,127.0.0.1:29110,127.0.0.1:29120,127.0.0.1:29130",
+		"WINGS_CLICKHOUSE__CLUSTER=wings_cluster")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("wings migrate: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), "applied") || !strings.Contains(string(out), "schema up to date") {
+		t.Errorf("second migrate: %s; want nothing applied", out)
+	}
+	var counts []string
+	for _, port := range []string{"29100", "29110", "29120", "29130"} {
+		counts = append(counts, chCount(t, port, "SELECT count() FROM system.tables WHERE database = 'wings'"))
+	}
+	t.Logf("second migrate: %s; tables per server: %v", strings.TrimSpace(string(out)), counts)
+	for _, c := range counts[1:] {
+		if c != counts[0] {
+			t.Errorf("tables per server %v; want the same schema everywhere", counts)
+		}
+	}
+}
