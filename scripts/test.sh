@@ -22,10 +22,13 @@ scripts/jaeger.sh build >.data/jaeger-build.log 2>&1 &
 jaeger_build=$!
 
 echo "== prometheus rules (promtool check + test rules)"
-scripts/deps.sh promtool nginx chromium # nginx: `nginx -t` of deploy/nginx/wings.conf (test/ops_deploy_test.go); chromium: test/web_test.go
+scripts/deps.sh promtool prometheus alertmanager blackbox nginx chromium # nginx: `nginx -t` of deploy/nginx/wings.conf (test/ops_deploy_test.go); chromium: test/web_test.go
 promtool check config conf/prometheus/prometheus.yml
 promtool check rules conf/prometheus/rules.yml
 (cd conf/prometheus && promtool test rules rules_test.yml)
+echo "== alertmanager routes and blackbox config"
+scripts/alertmanager-check.sh
+prometheus-blackbox-exporter --config.file=conf/blackbox/blackbox.yml --config.check
 
 echo "== unit tests (-race)"
 go test -race -count=1 ./framework/... ./app/... ./cmd/...
