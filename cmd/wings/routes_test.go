@@ -133,8 +133,8 @@ func printedRoutes(t *testing.T) map[string]printedRoute {
 	rows := map[string]printedRoute{}
 	for _, l := range lines[1:] {
 		f := strings.Fields(l)
-		if len(f) != 8 {
-			t.Fatalf("wings routes: row %q has %d columns; want 8", l, len(f))
+		if len(f) != 9 {
+			t.Fatalf("wings routes: row %q has %d columns; want 9", l, len(f))
 		}
 		d, err := time.ParseDuration(f[4])
 		if err != nil {
