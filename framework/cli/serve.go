@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -8,13 +8,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/wings-bff/wings/app"
 	"github.com/wings-bff/wings/framework/cache"
-	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
-func newServeCmd() *cobra.Command {
+func newServeCmd[C any, P Config[C]](a App[C]) *cobra.Command {
 	var confDir string
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -26,32 +24,34 @@ WINGS_* environment variables (server.addr is WINGS_SERVER__ADDR).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
-			return serve(ctx, confDir)
+			return serve[C, P](ctx, a, confDir)
 		},
 	}
-	cmd.Flags().StringVar(&confDir, "conf", "conf", "config directory")
+	confFlag(cmd, &confDir)
 	return cmd
 }
 
-func loadConfig(confDir string) (*app.Config, *config.Result, error) {
-	var cfg app.Config
-	res, err := config.Load(config.Options{Dir: confDir}, &cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &cfg, res, nil
-}
-
-func serve(ctx context.Context, confDir string) error {
-	cfg, res, err := loadConfig(confDir)
+// serve loads the config (with the etcd overlay), builds the Runtime and
+// the application, watches the config for hot reloads and runs until ctx
+// ends.
+func serve[C any, P Config[C]](ctx context.Context, a App[C], confDir string) error {
+	cfg, res, err := LoadConfig[C](confDir)
 	if err != nil {
 		return err
 	}
-	cfg, res, etcdSrc, etcdWarning, err := withEtcd(ctx, confDir, cfg, res)
+	cfg, res, etcdSrc, etcdWarning, err := withEtcd[C, P](ctx, confDir, cfg, res)
 	if err != nil {
 		return err
 	}
-	rt, err := wings.New(&cfg.Config, wings.Options{Build: build(), LogOutput: os.Stdout, ResponseCache: cache.Install})
+	opts := a.Runtime
+	opts.Build = a.Build
+	if opts.LogOutput == nil {
+		opts.LogOutput = os.Stdout
+	}
+	if opts.ResponseCache == nil {
+		opts.ResponseCache = cache.Install
+	}
+	rt, err := wings.New(P(cfg).Base(), opts)
 	if err != nil {
 		return err
 	}
@@ -63,14 +63,14 @@ func serve(ctx context.Context, confDir string) error {
 	if etcdWarning != "" {
 		log.Warn(etcdWarning)
 	}
-	watchConfig(rt, confDir, res.Env, etcdSrc)
-	c, err := app.NewContainer(rt, app.WithAnalytics(cfg.Analytics))
+	watchConfig[C, P](rt, confDir, res.Env, etcdSrc)
+	routes, err := a.Serve(rt, cfg)
 	if err != nil {
 		return err
 	}
-	rt.Handle(app.Routes(c)...)
-	if res.Env == "test" {
-		rt.Handle(testRoutes()...)
+	rt.Handle(routes...)
+	if res.Env == "test" && a.TestRoutes != nil {
+		rt.Handle(a.TestRoutes()...)
 	}
 	return rt.Run(ctx)
 }
