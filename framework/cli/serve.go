@@ -22,7 +22,7 @@ overlaid by <conf>/config.$WINGS_ENV.yaml (local by default), overlaid by
 WINGS_* environment variables (server.addr is WINGS_SERVER__ADDR).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
+			ctx, stop := signal.NotifyContext(cmd.Context(), syscall.SIGTERM, syscall.SIGINT)
 			defer stop()
 			return serve[C, P](ctx, a, confDir)
 		},
