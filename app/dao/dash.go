@@ -27,14 +27,19 @@ type AnalyticsDAO struct {
 	ch    *chclient.Client // nil without ClickHouse
 	tz    string
 	spans bool // read UV from agg_uv_span where it has the key
-	// cleanup rate-limits the funnel state cleanup; copies share it.
-	cleanup *cleanupGate
+	// funnel runs the live home funnel's snapshots; copies share it.
+	funnel    *olap.FunnelStore
+	funnelErr error
 }
 
 // NewAnalyticsDAO returns a dao over ch (which may be nil) that buckets
 // hours in the time zone tz.
 func NewAnalyticsDAO(ch *chclient.Client, tz string) *AnalyticsDAO {
-	return &AnalyticsDAO{ch: ch, tz: tz, spans: true, cleanup: &cleanupGate{}}
+	d := &AnalyticsDAO{ch: ch, tz: tz, spans: true}
+	if ch != nil {
+		d.funnel, d.funnelErr = olap.NewFunnelStore(liveHomeFunnel, ch)
+	}
+	return d
 }
 
 // WithoutSpans returns a copy of d that answers UV from the rollups'
@@ -353,11 +358,11 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
 	var q, table string
 	var args []any
 	if day, ok := d.funnelRollupDay(steps, window, from, to); ok {
-		f, err := d.funnelDay(biz, from)
+		st, f, err := d.funnelFor(biz, from)
 		if err != nil {
 			return nil, "", err
 		}
-		out, ok, err := d.funnelFromState(ctx, ch, f, len(steps))
+		out, ok, err := st.Answer(ctx, f, len(steps))
 		if err == nil && ok {
 			return out, TableFunnelState, nil
 		}
