@@ -346,6 +346,8 @@ func (d *AnalyticsDAO) funnelRollupDay(steps []string, window int, from, to time
 // day's latest snapshot plus the rows after its cut (funnel_snapshots,
 // funnelstate.go) if one is usable, else the per-user windowFunnel states
 // of agg_funnel_user_day; any other funnel: the raw events. All are exact.
+// On a cluster the per-user step runs on each shard (olap.PerShard): the
+// events and the per-user states are sharded by user.
 func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, string, error) {
 	ctx = chclient.WithClass(ctx, "dash_funnel")
 	ch, err := d.client()
@@ -383,7 +385,7 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
   FROM ` + TableFunnelUser + `
   WHERE business_line = @biz AND day = toDate(@day)
   GROUP BY user_id
-) WHERE level > 0 GROUP BY level`
+) WHERE level > 0 GROUP BY level` + olap.PerShard(ch.Cluster())
 	} else {
 		table = TableEvents
 		set := make([]any, len(steps))
@@ -401,7 +403,7 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
   FROM events
   WHERE business_line = @biz AND event IN @steps AND event_time >= toDateTime(@from) AND event_time < toDateTime(@to)
   GROUP BY user_id
-) WHERE level > 0 GROUP BY level`
+) WHERE level > 0 GROUP BY level` + olap.PerShard(ch.Cluster())
 	}
 	var rows []struct {
 		Level uint8  `ch:"level"`

@@ -3,6 +3,7 @@ package dao
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 
 	"github.com/ClickHouse/clickhouse-go/v2"
@@ -36,7 +37,7 @@ var liveHomeFunnel = olap.LiveFunnel{
 	// Rows from before migration 004 not backfilled: no snapshot, the
 	// states of agg_funnel_user_day keep answering.
 	Expected: `SELECT countMerge(pv) FROM ` + TableLineDay + `
-WHERE business_line = @key AND event IN ('view', 'click', 'cart', 'order') AND day = toDate(@day)`,
+WHERE business_line = @key AND event IN ('` + strings.Join(model.FunnelSteps(), "', '") + `') AND day = toDate(@day)`,
 }
 
 // funnelStore returns the live funnel's store on the dao's client.

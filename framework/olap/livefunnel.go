@@ -233,10 +233,15 @@ func (f LiveFunnel) inRange(from, to string) string {
 	return fmt.Sprintf("%[1]s = @key AND %[2]s >= toDateTime(@%[3]s) AND %[2]s < toDateTime(@%[4]s)", f.Key, f.Time, from, to)
 }
 
-// perUser is the settings clause of a query whose per-user step reads the
-// Distributed events on a cluster: each shard answers for its users.
-func (f LiveFunnel) perUser() string {
-	if f.Cluster == "" {
+// perUser is PerShard on f's cluster.
+func (f LiveFunnel) perUser() string { return PerShard(f.Cluster) }
+
+// PerShard returns the settings clause that ends a query whose per-user
+// step (GROUP BY the user) reads a Distributed table sharded by the user:
+// each shard answers for its own users and the initiator only adds up
+// the per-user results. Empty on a single node (cluster "").
+func PerShard(cluster string) string {
+	if cluster == "" {
 		return ""
 	}
 	return "\nSETTINGS distributed_group_by_no_merge = 1"

@@ -192,3 +192,12 @@ func TestFunnelID(t *testing.T) {
 		t.Errorf("id time off by %s", d)
 	}
 }
+
+func TestPerShard(t *testing.T) {
+	if got := PerShard(""); got != "" {
+		t.Errorf("PerShard on one node = %q; want none", got)
+	}
+	if got, want := PerShard("c"), "\nSETTINGS distributed_group_by_no_merge = 1"; got != want {
+		t.Errorf("PerShard on a cluster = %q; want %q", got, want)
+	}
+}
