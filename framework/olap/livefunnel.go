@@ -79,6 +79,11 @@ func (f LiveFunnel) Validate() error {
 			return fmt.Errorf("olap: live funnel %s %q is not a plain identifier", n.what, n.v)
 		}
 	}
+	for _, c := range []string{f.Key, f.Time, f.User, f.Step} {
+		if funnelReserved[c] || strings.HasPrefix(c, "g_") || len(c) == 2 && c[0] == 's' && c[1] >= '1' && c[1] <= '9' {
+			return fmt.Errorf("olap: live funnel column %q is a name its queries use; rename it", c)
+		}
+	}
 	if f.Steps < 2 || f.Steps > 8 {
 		return fmt.Errorf("olap: live funnel of %d steps; want 2..8", f.Steps)
 	}
@@ -89,6 +94,17 @@ func (f LiveFunnel) Validate() error {
 		return fmt.Errorf("olap: live funnel on cluster %q needs plain cluster and database names (database %q)", f.Cluster, f.Database)
 	}
 	return nil
+}
+
+// funnelReserved are the aliases and columns the generated queries use
+// besides g_* and s1..s9: a declared column of the same name would be
+// shadowed by them.
+var funnelReserved = map[string]bool{
+	"ts": true, "a": true, "deep": true, "level": true, "syn": true, "r": true, "t": true,
+	"users": true, "lvl": true, "n": true, "bucket": true, "day": true, "cut": true, "snap": true,
+	"state": true, "rows_before": true, "lag": true, "clean": true, "created_at": true,
+	"before": true, "total": true, "x": true, "y": true, "e": true, "l": true, "g": true,
+	"p": true, "q": true, "b": true, "i": true,
 }
 
 func identRe(s string) bool {

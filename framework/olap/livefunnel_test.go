@@ -15,7 +15,7 @@ var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
 // three-step checkout within 30 minutes.
 var checkout = LiveFunnel{
 	Events: "checkout_events", Counts: "checkout_counts", Snapshots: "checkout_snapshots",
-	Key: "shop", Time: "ts", User: "uid", Step: "step", Steps: 3, Window: 1800,
+	Key: "shop", Time: "at", User: "uid", Step: "step", Steps: 3, Window: 1800,
 	StatePrefix: "checkout_state_", JoinPrefix: "checkout_join_",
 }
 
@@ -93,7 +93,7 @@ func TestLiveFunnelShape(t *testing.T) {
 	if got, want := checkout.syn(), "if(level >= 3, emptyArrayUInt32(), arrayFilter(x -> x > 2, arrayMap(x -> toUInt32(x), [s2, s2 + 1, s1])))"; got != want {
 		t.Errorf("checkout syn = %s; want %s", got, want)
 	}
-	if got := checkout.scaled(); got != "toUInt32((toUInt32(ts) - @base) * 3 + step - 1)" {
+	if got := checkout.scaled(); got != "toUInt32((toUInt32(at) - @base) * 3 + step - 1)" {
 		t.Errorf("checkout scaled = %s", got)
 	}
 	for _, q := range []string{single.FullSQL(1), single.IncrementalSQL(2, 1), single.TailSQL(1), single.CarrySQL(2, 1)} {
@@ -141,6 +141,10 @@ func TestLiveFunnelValidate(t *testing.T) {
 		{func(f *LiveFunnel) { f.Window = 0 }, "window 0"},
 		{func(f *LiveFunnel) { f.Events = "x; DROP TABLE y" }, "events table"},
 		{func(f *LiveFunnel) { f.User = "" }, "user column"},
+		{func(f *LiveFunnel) { f.Time = "ts" }, `column "ts"`},
+		{func(f *LiveFunnel) { f.User = "level" }, `column "level"`},
+		{func(f *LiveFunnel) { f.Step = "s2" }, `column "s2"`},
+		{func(f *LiveFunnel) { f.Key = "g_k" }, `column "g_k"`},
 		{func(f *LiveFunnel) { f.Cluster, f.Database = "c", "" }, "cluster"},
 		{func(f *LiveFunnel) { f.Cluster, f.Database = "c d", "db" }, "cluster"},
 	} {

@@ -5,9 +5,9 @@ CREATE TABLE IF NOT EXISTS checkout_state_7 (uid UInt64, level UInt8, s1 UInt32,
 INSERT INTO checkout_state_7 (uid, level, s1, s2)
 SELECT uid, level, if(g_s1 >= @mins, g_s1, 0), if(g_s2 >= @mins, g_s2, 0)
 FROM (
-  SELECT uid, windowFunnel(5402)(toUInt32((toUInt32(ts) - @base) * 3 + step - 1), step = 1, step = 2, step = 3) AS level
+  SELECT uid, windowFunnel(5402)(toUInt32((toUInt32(at) - @base) * 3 + step - 1), step = 1, step = 2, step = 3) AS level
   FROM checkout_events
-  WHERE shop = @key AND ts >= toDateTime(@start) AND ts < toDateTime(@cut)
+  WHERE shop = @key AND at >= toDateTime(@start) AND at < toDateTime(@cut)
   GROUP BY uid
 ) ANY LEFT JOIN (
   SELECT uid, g_s1, g_s2 FROM (
@@ -22,9 +22,9 @@ FROM (
   toUInt32(g_e1[-1]) AS g_s2,
   toUInt8(multiIf(has(g_ok3, 1), 3, g_s2 > 0, 2, g_s1 > 0, 1, 0)) AS g_level
     FROM (
-      SELECT uid, arraySort(groupArray(toUInt32((toUInt32(ts) - @base) * 3 + step - 1))) AS g_a
+      SELECT uid, arraySort(groupArray(toUInt32((toUInt32(at) - @base) * 3 + step - 1))) AS g_a
       FROM checkout_events
-      WHERE shop = @key AND ts >= toDateTime(@recent) AND ts < toDateTime(@cut)
+      WHERE shop = @key AND at >= toDateTime(@recent) AND at < toDateTime(@cut)
       GROUP BY uid
     )
   )
@@ -47,9 +47,9 @@ FROM (
   toUInt8(multiIf(has(g_ok3, 1), 3, g_s2 > 0, 2, g_s1 > 0, 1, 0)) AS g_level
   FROM (
     SELECT uid, level, arraySort(arrayConcat(syn, ts)) AS g_a FROM (
-      SELECT uid, groupArray(toUInt32((toUInt32(ts) - @base) * 3 + step - 1)) AS ts
+      SELECT uid, groupArray(toUInt32((toUInt32(at) - @base) * 3 + step - 1)) AS ts
       FROM checkout_events
-      WHERE shop = @key AND ts >= toDateTime(@prev) AND ts < toDateTime(@cut)
+      WHERE shop = @key AND at >= toDateTime(@prev) AND at < toDateTime(@cut)
       GROUP BY uid
     ) ANY LEFT JOIN checkout_join_5 USING uid
   )
@@ -79,9 +79,9 @@ SELECT r, t, count() AS users FROM (
   SELECT level AS t, arrayReduce('windowFunnel(5402)', a, arrayMap(x -> x % 3 = 0, a), arrayMap(x -> x % 3 = 1, a), arrayMap(x -> x % 3 = 2, a)) AS r
   FROM (
     SELECT uid, arrayConcat(syn, ts) AS a, level, deep FROM (
-      SELECT uid, groupArray(toUInt32((toUInt32(ts) - @base) * 3 + step - 1)) AS ts, max(step) > 1 AS deep
+      SELECT uid, groupArray(toUInt32((toUInt32(at) - @base) * 3 + step - 1)) AS ts, max(step) > 1 AS deep
       FROM checkout_events
-      WHERE shop = @key AND ts >= toDateTime(@cut) AND ts < toDateTime(@end)
+      WHERE shop = @key AND at >= toDateTime(@cut) AND at < toDateTime(@end)
       GROUP BY uid
     ) ANY LEFT JOIN checkout_join_7 USING uid
   ) WHERE level = 0 OR deep AND level < 3
