@@ -461,8 +461,14 @@ func (s *FunnelStore) users(ctx context.Context, state uint64) ([]uint64, error)
 	return u, s.ch.Conn().QueryRow(ctx, s.f.UsersSQL(state)).Scan(dest...)
 }
 
+// insertSnapshot writes the snapshot's row, on a cluster to every replica
+// of its shard before it returns (the next run and the answers read it
+// through either).
 func (s *FunnelStore) insertSnapshot(ctx context.Context, d FunnelDay, sn *snapshot, now time.Time) error {
-	ctx, cancel := s.ch.Bound(ctx)
+	ctx, cancel, err := s.writeCtx(ctx)
+	if err != nil {
+		return err
+	}
 	defer cancel()
 	b, err := s.ch.Conn().PrepareBatch(ctx, "INSERT INTO "+s.f.Snapshots+" ("+s.f.Key+", day, snap, state, cut, rows_before, "+s.usersCols()+", lag, clean, created_at)")
 	if err != nil {
