@@ -37,6 +37,7 @@ func traced(gen func() string, p *tracing.Provider) echo.MiddlewareFunc {
 	tr := p.Tracer("github.com/wings-bff/wings/framework/middleware")
 	prop := p.Propagator()
 	names := &spanNames{}
+	kind := trace.WithSpanKind(trace.SpanKindServer) // made once: an option is an allocation
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
@@ -53,7 +54,7 @@ func traced(gen func() string, p *tracing.Provider) echo.MiddlewareFunc {
 			if req.Header["Traceparent"] != nil || req.Header["Baggage"] != nil {
 				ctx = prop.Extract(ctx, propagation.HeaderCarrier(req.Header))
 			}
-			ctx, span := tr.Start(ctx, names.get(req.Method, route), trace.WithSpanKind(trace.SpanKindServer))
+			ctx, span := tr.Start(ctx, names.get(req.Method, route), kind)
 			defer span.End()
 			if in != nil {
 				if sc := span.SpanContext(); sc.HasTraceID() {

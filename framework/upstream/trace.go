@@ -31,6 +31,9 @@ func (c *Client) SetTracing(p *tracing.Provider) {
 	c.trace = &tracer{tr: p.Tracer("github.com/wings-bff/wings/framework/upstream"), prop: p.Propagator(), name: "GET " + c.name}
 }
 
+// clientKind is the spans' kind option, made once: an option is an allocation.
+var clientKind = trace.WithSpanKind(trace.SpanKindClient)
+
 var breakerStates = [...]string{BreakerClosed: "closed", BreakerHalfOpen: "half_open", BreakerOpen: "open"}
 
 // attemptSpan is the client span of one attempt. Its attributes are set
@@ -44,7 +47,7 @@ type attemptSpan struct {
 
 // startAttempt starts the client span of one attempt.
 func (c *Client) startAttempt(ctx context.Context, path string, attempt int) (context.Context, attemptSpan) {
-	ctx, span := c.trace.tr.Start(ctx, c.trace.name, trace.WithSpanKind(trace.SpanKindClient))
+	ctx, span := c.trace.tr.Start(ctx, c.trace.name, clientKind)
 	return ctx, attemptSpan{span: span, path: path, attempt: attempt, breaker: breakerStates[c.BreakerState()]}
 }
 
@@ -76,7 +79,7 @@ func (c *Client) endAttempt(ctx context.Context, a attemptSpan, status int, outc
 // identical call in flight instead of making one, and the shared call's
 // failure, if it failed.
 func (c *Client) markCoalesced(ctx context.Context, path string, err error) {
-	_, span := c.trace.tr.Start(ctx, c.trace.name, trace.WithSpanKind(trace.SpanKindClient),
+	_, span := c.trace.tr.Start(ctx, c.trace.name, clientKind,
 		trace.WithAttributes(
 			attribute.String("wings.upstream", c.name),
 			attribute.String("url.path", path),
