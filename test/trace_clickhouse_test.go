@@ -67,7 +67,7 @@ func TestClickHouseQuerySpans(t *testing.T) {
 		got := map[string]string{}
 		var rowsRead int64
 		for _, kv := range s.Attributes {
-			got[string(kv.Key)] = kv.Value.Emit()
+			got[string(kv.Key)] = kv.Value.String()
 			if kv.Key == "db.rows_read" {
 				rowsRead = kv.Value.AsInt64()
 			}

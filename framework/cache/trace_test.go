@@ -125,7 +125,7 @@ func TestLookupAndRedisSpans(t *testing.T) {
 func value(kvs []attribute.KeyValue, key string) string {
 	for _, kv := range kvs {
 		if string(kv.Key) == key {
-			return kv.Value.Emit()
+			return kv.Value.String()
 		}
 	}
 	return ""

@@ -52,7 +52,7 @@ func TestJobSpans(t *testing.T) {
 		}
 		got := map[string]string{}
 		for _, kv := range sp.Attributes {
-			got[string(kv.Key)] = kv.Value.Emit()
+			got[string(kv.Key)] = kv.Value.String()
 		}
 		if got["wings.job.result"] != tc.result || got["wings.job"] != tc.name[len("job "):] || sp.Status.Code != tc.code {
 			t.Errorf("%s: attributes %v status %v; want result %s, status %v", tc.name, got, sp.Status.Code, tc.result, tc.code)
