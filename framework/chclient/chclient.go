@@ -78,6 +78,19 @@ func (c *Client) LocalTable(name string) string { return LocalName(c.cluster, na
 // single node.
 func (c *Client) OnCluster() string { return onCluster(c.cluster) }
 
+// GlobalIn returns the operator for an IN whose subquery reads a
+// Distributed table inside a query that reads one too: "GLOBAL IN" on a
+// cluster, "IN" on a single node. GLOBAL runs the subquery once, on the
+// initiator over every shard, and ships its result to the shards; a plain
+// IN would run it on each shard over that shard's rows only (ClickHouse
+// refuses it by default: distributed_product_mode = deny).
+func (c *Client) GlobalIn() string {
+	if c.cluster == "" {
+		return "IN"
+	}
+	return "GLOBAL IN"
+}
+
 // LocalName is LocalTable for a cluster name (empty: single node).
 func LocalName(cluster, name string) string {
 	if cluster == "" {

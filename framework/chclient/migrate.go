@@ -152,7 +152,10 @@ func (c *Client) Migrate(ctx context.Context, migrations []Migration) ([]string,
 //	     '/clickhouse/tables/{shard}/<db>/t_local', '{replica}'[, args])
 //	  +  <db>.t ON CLUSTER c AS <db>.t_local ENGINE = Distributed(c, <db>, t_local, key)
 //	     key: cityHash64(user_id) when t has user_id (one user's rows on
-//	     one shard, so per-user work is shard-local), else rand()
+//	     one shard, so per-user work is shard-local); for a
+//	     ReplacingMergeTree, cityHash64(<its ORDER BY columns>) (every
+//	     version of a row on one shard, so merges and FINAL replace it);
+//	     else rand()
 //	CREATE MATERIALIZED VIEW IF NOT EXISTS v TO t AS SELECT ... FROM s
 //	  -> <db>.v ON CLUSTER c TO <db>.t_local AS SELECT ... FROM <db>.s_local
 //	     (each shard's view sees the rows inserted into its local table)
@@ -168,6 +171,7 @@ var (
 	createViewRe  = regexp.MustCompile(`^CREATE MATERIALIZED VIEW IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*) TO ([A-Za-z_][A-Za-z0-9_]*) AS`)
 	fromRe        = regexp.MustCompile(`\bFROM ([A-Za-z_][A-Za-z0-9_]*)`)
 	userIDColRe   = regexp.MustCompile(`(?m)^\s*user_id\s`)
+	orderByRe     = regexp.MustCompile(`\bORDER BY \(([^)]*)\)`)
 )
 
 // RenderStatement returns the statements that apply st on cluster in
@@ -197,6 +201,8 @@ func RenderStatement(st, cluster, db string) []string {
 		key := "rand()"
 		if userIDColRe.MatchString(st[:e[0]]) {
 			key = "cityHash64(user_id)"
+		} else if o := orderByRe.FindStringSubmatch(st[e[1]:]); engine == "ReplacingMergeTree" && o != nil {
+			key = "cityHash64(" + o[1] + ")"
 		}
 		dist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s ENGINE = Distributed(%s, %s, %s, %s)", db, name, on, db, local, cluster, db, local, key)
 		return []string{body, dist}

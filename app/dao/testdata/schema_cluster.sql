@@ -321,4 +321,4 @@ PARTITION BY toYYYYMM(start)
 ORDER BY (source, business_line, event, platform, region, days, start)
 SETTINGS index_granularity = 4;
 
-CREATE TABLE IF NOT EXISTS wings.agg_uv_span ON CLUSTER wings_cluster AS wings.agg_uv_span_local ENGINE = Distributed(wings_cluster, wings, agg_uv_span_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_uv_span ON CLUSTER wings_cluster AS wings.agg_uv_span_local ENGINE = Distributed(wings_cluster, wings, agg_uv_span_local, cityHash64(source, business_line, event, platform, region, days, start));
