@@ -276,9 +276,13 @@ func TestSameAnswers(t *testing.T) {
 	// The single node: a fresh database, migrated, holding a copy of the
 	// cluster's events (its rollups filled by its own views).
 	e.svc(t, "start", "clickhouse", singleCHPort)
-	t.Cleanup(func() { _ = exec.Command(filepath.Join(e.root, "scripts/svc.sh"), "stop", "clickhouse", singleCHPort).Run() })
+	t.Cleanup(func() {
+		_ = exec.Command(filepath.Join(e.root, "scripts/svc.sh"), "stop", "clickhouse", singleCHPort).Run()
+	})
 	e.svc(t, "start", "redis", singleRedisPort)
-	t.Cleanup(func() { _ = exec.Command(filepath.Join(e.root, "scripts/svc.sh"), "stop", "redis", singleRedisPort).Run() })
+	t.Cleanup(func() {
+		_ = exec.Command(filepath.Join(e.root, "scripts/svc.sh"), "stop", "redis", singleRedisPort).Run()
+	})
 	e.sh(t, "clickhouse-client --port "+singleCHPort+" -q 'DROP DATABASE IF EXISTS wings' && redis-cli -p "+singleRedisPort+" flushall")
 	single := []string{"WINGS_CLICKHOUSE__ADDR=127.0.0.1:" + singleCHPort, "WINGS_REDIS__ADDR=127.0.0.1:" + singleRedisPort}
 	mig := exec.Command(filepath.Join(e.root, "bin/wings"), "migrate")
