@@ -103,10 +103,11 @@ type load struct {
 	ok, failed atomic.Int64
 	mu         sync.Mutex
 	firstFails []string
+	done       chan struct{} // closed when every worker has returned
 }
 
 func (e env) runLoad(ctx context.Context, workers int, paths []string) *load {
-	l := &load{}
+	l := &load{done: make(chan struct{})}
 	client := &http.Client{Timeout: 15 * time.Second}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -131,7 +132,7 @@ func (e env) runLoad(ctx context.Context, workers int, paths []string) *load {
 			}
 		}(w)
 	}
-	go func() { <-ctx.Done(); wg.Wait() }()
+	go func() { wg.Wait(); close(l.done) }()
 	return l
 }
 
@@ -150,10 +151,16 @@ func (e env) get(client *http.Client, path string) result {
 	return result{status: resp.StatusCode, body: b, err: err}
 }
 
-// waitLoad stops the load and waits for its workers.
-func waitLoad(cancel context.CancelFunc, settle time.Duration) {
+// waitLoad stops the load and waits for its workers (a request in flight
+// ends within the client's 15 s timeout).
+func waitLoad(t *testing.T, cancel context.CancelFunc, l *load) {
+	t.Helper()
 	cancel()
-	time.Sleep(settle)
+	select {
+	case <-l.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("load workers still running 20s after the load was stopped")
+	}
 }
 
 var videoPaths = []string{"/api/video/42", "/api/video/7", "/api/video/1001", "/readyz"}
@@ -169,7 +176,7 @@ func TestWingsKilledUnderLoad(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	e.start(t, "wings2")
 	time.Sleep(time.Second)
-	waitLoad(cancel, 500*time.Millisecond)
+	waitLoad(t, cancel, l)
 	t.Logf("SIGKILL of wings2 under load: %d answered, %d failed", l.ok.Load(), l.failed.Load())
 	if l.failed.Load() != 0 || l.ok.Load() == 0 {
 		t.Errorf("SIGKILL: %d failed of %d; want 0 failed: %v", l.failed.Load(), l.ok.Load()+l.failed.Load(), l.firstFails)
@@ -183,7 +190,7 @@ func TestWingsKilledUnderLoad(t *testing.T) {
 		e.start(t, n)
 	}
 	took := time.Since(start)
-	waitLoad(cancel, 500*time.Millisecond)
+	waitLoad(t, cancel, l)
 	t.Logf("rolling restart of 3 instances in %s under load: %d answered, %d failed", took.Round(time.Millisecond), l.ok.Load(), l.failed.Load())
 	if l.failed.Load() != 0 || l.ok.Load() == 0 {
 		t.Errorf("rolling restart: %d failed of %d; want 0 failed: %v", l.failed.Load(), l.ok.Load()+l.failed.Load(), l.firstFails)
@@ -239,7 +246,7 @@ func TestRedisMasterKilled(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second)
-	waitLoad(cancel, 500*time.Millisecond)
+	waitLoad(t, cancel, l)
 	e.start(t, name)
 	t.Logf("Redis master %s killed: replica promoted after %s; %d answered, %d failed", name, promoted.Round(time.Millisecond), l.ok.Load(), l.failed.Load())
 	if promoted == 0 {
@@ -285,7 +292,7 @@ func TestClickHouseReplicaKilled(t *testing.T) {
 	// Rows written while ch0 is down land on ch1 (shard 01) and ch2/ch3.
 	chCount(t, "29110", "INSERT INTO wings.events (event_time, business_line, event, user_id, item, platform, region, value) SELECT now(), 'video', 'view', number, 'i', 'ios', 'cn', 1 FROM system.numbers LIMIT 1000")
 	time.Sleep(5 * time.Second)
-	waitLoad(cancel, time.Second)
+	waitLoad(t, cancel, l)
 	total := l.ok.Load() + l.failed.Load() - before
 	t.Logf("ClickHouse ch0 killed under dashboard load: %d requests after the kill, %d failed", total, l.failed.Load())
 	const bound = 0.05
