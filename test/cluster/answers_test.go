@@ -311,6 +311,11 @@ func TestSameAnswers(t *testing.T) {
 		senv = append(senv, "WINGS_UPSTREAMS__"+team+"__BASE_URL="+mock)
 	}
 	singleURL := e.serveWings(t, singleWingsAddr, senv...)
+	// A span of a month long past the horizon: the job drops that month
+	// from every shard (ALTER ... ON CLUSTER on the local tables).
+	old := time.Now().In(loc).AddDate(0, 0, -200).Format(time.DateOnly)
+	chCount(t, "29100", "INSERT INTO wings.agg_uv_span (source, business_line, event, platform, region, days, start, pv, uv_n, ver) "+
+		"SELECT 'agg_line_day', 'video', '', '', '', 1, toDate('"+old+"'), 1, 1, 1")
 	e.restartWings(t, spanMinUV)
 	waitJob(t, []string{singleURL}, "analytics_spans", 3*time.Minute)
 	waitJob(t, clusterWingsURLs, "analytics_spans", 3*time.Minute)
@@ -319,6 +324,9 @@ func TestSameAnswers(t *testing.T) {
 		e.sh(t, "clickhouse-client --port 29100 -q 'SELECT count() FROM wings.agg_uv_span FINAL'"),
 	}
 	t.Logf("UV spans (rows, FINAL): single node %s, cluster %s", spans[0], spans[1])
+	if n := chCount(t, "29100", "SELECT count() FROM wings.agg_uv_span WHERE start <= toDate('"+old+"')"); n != "0" {
+		t.Errorf("%s spans of %s (past the horizon) left on the cluster; want the month dropped", n, old)
+	}
 	if spans[0] == "0" || spans[0] != spans[1] {
 		t.Errorf("UV spans: single node %s rows, cluster %s; want the same, more than 0", spans[0], spans[1])
 	}
