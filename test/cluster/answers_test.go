@@ -39,11 +39,23 @@ func (e env) restartWings(t *testing.T, extra ...string) {
 		e.kill(t, n, syscall.SIGTERM)
 		cmd := exec.Command(filepath.Join(e.root, "scripts/cluster.sh"), "start", n)
 		cmd.Dir = e.root
-		cmd.Env = append(os.Environ(), extra...)
+		cmd.Env = append(wingsEnviron(), extra...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("cluster.sh start %s: %v\n%s", n, err, out)
 		}
 	}
+}
+
+// wingsEnviron is the test's environment for a Wings process, without
+// WINGS_CLUSTER_TEST (which names no config key: Wings would warn).
+func wingsEnviron() []string {
+	var out []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "WINGS_CLUSTER_TEST=") {
+			out = append(out, kv)
+		}
+	}
+	return out
 }
 
 // svc runs scripts/svc.sh.
@@ -79,7 +91,7 @@ func (e env) serveWings(t *testing.T, addr string, env ...string) string {
 	}
 	cmd := exec.Command(filepath.Join(e.root, "bin/wings"), "serve")
 	cmd.Dir = e.root
-	cmd.Env = append(os.Environ(), append([]string{"WINGS_SERVER__ADDR=" + addr}, env...)...)
+	cmd.Env = append(wingsEnviron(), append([]string{"WINGS_SERVER__ADDR=" + addr}, env...)...)
 	cmd.Stdout, cmd.Stderr = log, log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -287,7 +299,7 @@ func TestSameAnswers(t *testing.T) {
 	single := []string{"WINGS_CLICKHOUSE__ADDR=127.0.0.1:" + singleCHPort, "WINGS_REDIS__ADDR=127.0.0.1:" + singleRedisPort}
 	mig := exec.Command(filepath.Join(e.root, "bin/wings"), "migrate")
 	mig.Dir = e.root
-	mig.Env = append(os.Environ(), single...)
+	mig.Env = append(wingsEnviron(), single...)
 	if out, err := mig.CombinedOutput(); err != nil {
 		t.Fatalf("wings migrate (single node): %v\n%s", err, out)
 	}

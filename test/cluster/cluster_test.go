@@ -367,7 +367,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	e := setup(t)
 	cmd := exec.Command(filepath.Join(e.root, "bin/wings"), "migrate")
 	cmd.Dir = e.root
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(wingsEnviron(),
 		"WINGS_CLICKHOUSE__ADDRS=127.0.0.1:29100,127.0.0.1:29110,127.0.0.1:29120,127.0.0.1:29130",
 		"WINGS_CLICKHOUSE__CLUSTER=wings_cluster")
 	out, err := cmd.CombinedOutput()

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -27,7 +26,7 @@ var clusterEnv = []string{
 func (e env) wingsCmd(ctx context.Context, args ...string) *exec.Cmd {
 	cmd := exec.CommandContext(ctx, filepath.Join(e.root, "bin/wings"), args...)
 	cmd.Dir = e.root
-	cmd.Env = append(os.Environ(), clusterEnv...)
+	cmd.Env = append(wingsEnviron(), clusterEnv...)
 	return cmd
 }
 
