@@ -229,8 +229,8 @@ func RenderStatement(st, cluster, db string) []string {
 // ALIAS of the same expression in the Distributed table: an INSERT
 // through "AS local" would compute it and send it to the shards, which
 // refuse a value for a MATERIALIZED column (ClickHouse 18.16); as an ALIAS
-// it is never inserted, and a read computes it on the shards from the same
-// columns, so it reads the same value.
+// it is never inserted, and a read computes it from the same columns, so
+// it reads the same value.
 func distColumns(cols string) (string, bool) {
 	i := strings.LastIndexByte(cols, ')')
 	if i < 0 || !materializedRe.MatchString(cols[:i]) {
