@@ -348,7 +348,7 @@ func TestSameAnswers(t *testing.T) {
 	// difference is looked at again until it holds for 90 s.
 	paths := answerPaths(time.Now().In(loc))
 	client := &http.Client{Timeout: 15 * time.Second}
-	single1 := env{root: e.root, url: singleURL}
+	one := env{root: e.root, url: singleURL}
 	pending := paths
 	var diffs []string
 	var bytesCompared int
@@ -357,7 +357,7 @@ func TestSameAnswers(t *testing.T) {
 		diffs = diffs[:0]
 		var again []string
 		for _, p := range pending {
-			a, b := single1.get(client, p), e.get(client, p)
+			a, b := one.get(client, p), e.get(client, p)
 			if a.err != nil || b.err != nil || a.status != 200 || b.status != 200 {
 				t.Fatalf("%s: single node %d %v %.200s; cluster %d %v %.200s", p, a.status, a.err, a.body, b.status, b.err, b.body)
 			}
