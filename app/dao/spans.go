@@ -380,7 +380,8 @@ func (d *AnalyticsDAO) buildSpans(ctx context.Context, ch *chclient.Client, v sp
 // pruneSpans drops the months of spans that all start before horizon. On
 // a cluster the months are those of any shard (read through the
 // Distributed table: system.parts shows one server's), and each is dropped
-// from the local tables ON CLUSTER (a Distributed table has no partitions).
+// from the local table of one replica per shard (a Distributed table has
+// no partitions; replication drops it from the other replicas).
 func (d *AnalyticsDAO) pruneSpans(ctx context.Context, ch *chclient.Client, horizon int) error {
 	h := time.Unix(int64(horizon)*86400, 0).UTC()
 	keep := fmt.Sprintf("%04d%02d", h.Year(), int(h.Month()))
@@ -406,7 +407,7 @@ func (d *AnalyticsDAO) pruneSpans(ctx context.Context, ch *chclient.Client, hori
 	}
 	slices.Sort(old)
 	for _, p := range old {
-		if err := ch.Exec(ctx, "ALTER TABLE "+ch.LocalTable(TableUVSpan)+ch.OnCluster()+" DROP PARTITION ID @p", clickhouse.Named("p", p)); err != nil {
+		if err := ch.ExecOnEachShard(ctx, "ALTER TABLE "+ch.LocalTable(TableUVSpan)+" DROP PARTITION ID @p", clickhouse.Named("p", p)); err != nil {
 			return fmt.Errorf("spans: drop partition %s: %w", p, err)
 		}
 	}
