@@ -80,6 +80,29 @@ func (e env) kill(t *testing.T, name string, sig syscall.Signal) {
 	t.Fatalf("%s (%d) still alive after %s", name, p, sig)
 }
 
+// waitReplicas waits (at most 90 s) until every replicated table on every
+// server is writable with all its replicas active: a restarted server (or
+// ZooKeeper) takes some seconds to get its sessions back, and a write
+// meanwhile (a quorum insert above all) fails.
+func (e env) waitReplicas(t *testing.T) {
+	t.Helper()
+	const q = "SELECT count() FROM system.replicas WHERE is_readonly OR is_session_expired OR active_replicas < total_replicas"
+	start := time.Now()
+	for _, port := range []string{"29100", "29110", "29120", "29130"} {
+		for {
+			out, err := exec.Command("clickhouse-client", "--port", port, "-q", q).CombinedOutput()
+			if err == nil && strings.TrimSpace(string(out)) == "0" {
+				break
+			}
+			if time.Since(start) > 90*time.Second {
+				t.Fatalf("server %s: replicated tables not all writable with every replica active 90s on: %v %s", port, err, out)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	t.Logf("every replica active and writable %s after the check began", time.Since(start).Round(time.Millisecond))
+}
+
 // start starts one stopped process again through scripts/cluster.sh.
 func (e env) start(t *testing.T, name string) {
 	t.Helper()
@@ -300,6 +323,7 @@ func TestClickHouseReplicaKilled(t *testing.T) {
 		t.Errorf("%d failed of %d; want at most %.0f%%: %v", l.failed.Load(), total, bound*100, l.firstFails)
 	}
 	e.start(t, "ch0")
+	e.waitReplicas(t)
 	want := chCount(t, "29110", "SELECT count() FROM wings.events_local")
 	deadline := time.Now().Add(60 * time.Second)
 	var got string
@@ -336,7 +360,7 @@ func TestShardDown(t *testing.T) {
 	}
 	e.kill(t, "ch2", syscall.SIGKILL)
 	e.kill(t, "ch3", syscall.SIGKILL)
-	defer func() { e.start(t, "ch2"); e.start(t, "ch3") }()
+	defer func() { e.start(t, "ch2"); e.start(t, "ch3"); e.waitReplicas(t) }()
 	// Fresh parameters too: never cached, so they must reach ClickHouse.
 	paths := append([]string{"/api/dash/video/analysis?granularity=hour&metrics=pv"}, dashPaths...)
 	counts := map[string]int{}

@@ -265,4 +265,5 @@ func TestZooKeeperDown(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	t.Logf("ZooKeeper restarted: writes go through again after %s", time.Since(back).Round(time.Millisecond))
+	e.waitReplicas(t)
 }
