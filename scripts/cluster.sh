@@ -24,7 +24,7 @@
 # and in ZooKeeper, so both go together and the next up starts clean.
 # status prints one line per process: NAME PID|- running|stopped.
 # start NAME starts one stopped process of a running cluster again (for the
-# failover tests: wings1..3, ch0..3, redis1..6), keeping its data.
+# failover tests: wings1..3, ch0..3, redis1..6, nginx, zk), keeping its data.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -337,9 +337,10 @@ start_one() {
 	case $n in
 	wings[1-3]) wings_env; start_wings "${n#wings}" ;;
 	nginx) start_nginx ;;
+	zk) start_zk ;;
 	ch[0-3]) start_ch "${n#ch}"; wait_for "ClickHouse $n" 90 ch_answers "${ch_ports[${n#ch}]}" ;;
 	redis[1-6]) start_redis "${n#redis}"; wait_for "Redis $n" 15 redis-cli -p "${redis_ports[${n#redis} - 1]}" ping ;;
-	*) die "start: unknown process '$n' (want wings1..3, ch0..3, redis1..6, nginx)" ;;
+	*) die "start: unknown process '$n' (want wings1..3, ch0..3, redis1..6, nginx, zk)" ;;
 	esac
 	echo "$n $(pidof_name "$n") running"
 }

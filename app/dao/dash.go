@@ -167,6 +167,9 @@ func chErr(err error) error {
 		switch ex.Code {
 		case 394, 202: // query cancelled, too many simultaneous queries
 			return apperr.Upstream("clickhouse", err)
+		case 242, 999: // TABLE_IS_READ_ONLY, KEEPER_EXCEPTION: a replicated
+			// table without ZooKeeper takes no writes (reads go on).
+			return apperr.Wrap(apperr.KindUnavailable, err, "analytics store cannot take writes: replication coordination (ZooKeeper) unavailable; retry later")
 		case 279, 210, 209, 285: // a shard of a cluster has no live replica
 			// (ALL_CONNECTION_TRIES_FAILED, NETWORK_ERROR, SOCKET_TIMEOUT,
 			// TOO_FEW_LIVE_REPLICAS): no answer rather than a partial sum.

@@ -1,9 +1,13 @@
 package dao
 
 import (
+	"strings"
 	"testing"
 
+	"github.com/ClickHouse/clickhouse-go/v2"
+
 	"github.com/wings-bff/wings/app/model"
+	"github.com/wings-bff/wings/framework/apperr"
 )
 
 func TestRoute(t *testing.T) {
@@ -54,5 +58,19 @@ func TestFunnelSource(t *testing.T) {
 		if got := d.FunnelSource(tc.steps, tc.window); got.Name != tc.want || got.Raw != (tc.want == TableEvents) {
 			t.Errorf("Test %d: FunnelSource(%v, %d) = %+v; want %s", i, tc.steps, tc.window, got, tc.want)
 		}
+	}
+}
+
+// TestChErrZooKeeper: a write refused for want of ZooKeeper is a 503 that
+// says so, not an internal error.
+func TestChErrZooKeeper(t *testing.T) {
+	for _, code := range []int32{242, 999} {
+		err := chErr(&clickhouse.Exception{Code: code, Message: "Cannot allocate block number in ZooKeeper"})
+		if apperr.KindOf(err) != apperr.KindUnavailable || !strings.Contains(err.Error(), "replication coordination (ZooKeeper) unavailable") {
+			t.Errorf("code %d: %v (kind %v); want unavailable naming ZooKeeper", code, err, apperr.KindOf(err))
+		}
+	}
+	if err := chErr(&clickhouse.Exception{Code: 62, Message: "syntax error"}); apperr.KindOf(err) != apperr.KindInternal {
+		t.Errorf("syntax error: kind %v; want internal", apperr.KindOf(err))
 	}
 }

@@ -80,6 +80,15 @@ func TestSchemaCluster(t *testing.T) {
 	if !strings.Contains(got, "CREATE TABLE IF NOT EXISTS wings.events ON CLUSTER wings_cluster AS wings.events_local ENGINE = Distributed(wings_cluster, wings, events_local, cityHash64(user_id))") {
 		t.Error("events is not a Distributed table sharded by cityHash64(user_id)")
 	}
+	// Every version of a span on one shard: FINAL and merges replace it.
+	if !strings.Contains(got, "Distributed(wings_cluster, wings, agg_uv_span_local, cityHash64(source, business_line, event, platform, region, days, start))") {
+		t.Error("agg_uv_span (a ReplacingMergeTree) is not sharded by the hash of its sorting key")
+	}
+	// A MATERIALIZED column is an ALIAS of the Distributed table: the
+	// shards refuse its value in an INSERT.
+	if !strings.Contains(got, "tag           UInt64 ALIAS cityHash64(days, start, ver)\n) ENGINE = Distributed(") {
+		t.Error("agg_uv_span's Distributed table does not declare tag as an ALIAS")
+	}
 	if !strings.Contains(got, "ENGINE = ReplicatedMergeTree('/clickhouse/tables/{shard}/wings/events_local', '{replica}')") {
 		t.Error("events_local is not a ReplicatedMergeTree under the {shard}/{replica} macros")
 	}

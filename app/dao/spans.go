@@ -261,12 +261,14 @@ func (d *AnalyticsDAO) RefreshSpans(ctx context.Context, today time.Time, minUV 
 
 func (d *AnalyticsDAO) refreshVariant(ctx context.Context, ch *chclient.Client, v spanVariant, horizon, todayN int, minUV, ver uint64, run *SpanRun) error {
 	// The keys with large states: UV >= minUV on the last closed day (pv
-	// first, cheap: UV <= pv).
+	// first, cheap: UV <= pv). On a cluster the pv filter is a GLOBAL IN:
+	// a key's rollup rows are on every shard, so only the merge of all of
+	// them says whether its pv passes.
 	var big []struct {
 		K uint64 `ch:"k"`
 	}
 	key := "cityHash64(" + v.keyExpr() + ")"
-	err := ch.Select(ctx, &big, "SELECT "+key+" AS k FROM "+v.table+" WHERE day = toDate(@day) AND k IN (SELECT "+key+
+	err := ch.Select(ctx, &big, "SELECT "+key+" AS k FROM "+v.table+" WHERE day = toDate(@day) AND k "+ch.GlobalIn()+" (SELECT "+key+
 		" FROM "+v.table+" WHERE day = toDate(@day) GROUP BY "+v.groupBy()+" HAVING countMerge(pv) >= @min)"+
 		" GROUP BY "+v.groupBy()+" HAVING uniqCombinedMerge(17)(uv) >= @min",
 		clickhouse.Named("day", olap.DayDate(todayN-1)), clickhouse.Named("min", minUV))
@@ -375,18 +377,28 @@ func (d *AnalyticsDAO) buildSpans(ctx context.Context, ch *chclient.Client, v sp
 	return ch.Exec(ctx, q, args...)
 }
 
-// pruneSpans drops the months of spans that all start before horizon.
+// pruneSpans drops the months of spans that all start before horizon. On
+// a cluster the months are those of any shard (read through the
+// Distributed table: system.parts shows one server's), and each is dropped
+// from the local table of one replica per shard (a Distributed table has
+// no partitions; replication drops it from the other replicas).
 func (d *AnalyticsDAO) pruneSpans(ctx context.Context, ch *chclient.Client, horizon int) error {
+	h := time.Unix(int64(horizon)*86400, 0).UTC()
+	keep := fmt.Sprintf("%04d%02d", h.Year(), int(h.Month()))
 	var parts []struct {
 		P string `ch:"partition"`
 	}
-	err := ch.Select(ctx, &parts, "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = @table AND active",
-		clickhouse.Named("table", TableUVSpan))
+	var err error
+	if ch.Cluster() == "" {
+		err = ch.Select(ctx, &parts, "SELECT DISTINCT partition FROM system.parts WHERE database = currentDatabase() AND table = @table AND active",
+			clickhouse.Named("table", TableUVSpan))
+	} else {
+		err = ch.Select(ctx, &parts, "SELECT DISTINCT toString(toYYYYMM(start)) AS partition FROM "+TableUVSpan+" WHERE start < toDate(@h)",
+			clickhouse.Named("h", olap.DayDate(horizon)))
+	}
 	if err != nil {
 		return fmt.Errorf("spans: list partitions: %w", err)
 	}
-	h := time.Unix(int64(horizon)*86400, 0).UTC()
-	keep := fmt.Sprintf("%04d%02d", h.Year(), int(h.Month()))
 	var old []string
 	for _, p := range parts {
 		if len(p.P) == 6 && strings.Trim(p.P, "0123456789") == "" && p.P < keep {
@@ -395,7 +407,7 @@ func (d *AnalyticsDAO) pruneSpans(ctx context.Context, ch *chclient.Client, hori
 	}
 	slices.Sort(old)
 	for _, p := range old {
-		if err := ch.Exec(ctx, "ALTER TABLE "+TableUVSpan+" DROP PARTITION ID @p", clickhouse.Named("p", p)); err != nil {
+		if err := ch.ExecOnEachShard(ctx, "ALTER TABLE "+ch.LocalTable(TableUVSpan)+" DROP PARTITION ID @p", clickhouse.Named("p", p)); err != nil {
 			return fmt.Errorf("spans: drop partition %s: %w", p, err)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ type Client struct {
 	timeout  time.Duration
 	maxExec  time.Duration
 	tr       trace.Tracer // nil: tracing off; see trace.go
+	cfg      config.ClickHouse
 }
 
 // New opens a pool to cfg.Addr, or to cfg.Addrs: each new connection tries
@@ -61,7 +63,57 @@ func New(cfg config.ClickHouse) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: %w", strings.Join(cfg.Servers(), ","), err)
 	}
-	return &Client{conn: conn, database: cfg.Database, cluster: cfg.Cluster, timeout: cfg.QueryTimeout, maxExec: cfg.MaxExecutionTime}, nil
+	return &Client{conn: conn, database: cfg.Database, cluster: cfg.Cluster, timeout: cfg.QueryTimeout, maxExec: cfg.MaxExecutionTime, cfg: cfg}, nil
+}
+
+// ExecOnEachShard runs a statement once per shard of the cluster, on the
+// first of the shard's servers (system.clusters) that answers, and once on
+// a single node. It is for statements on a replicated local table that
+// replication carries to the shard's other replicas, such as ALTER TABLE
+// t_local DROP PARTITION. It stands in for ALTER ... ON CLUSTER, which on
+// ClickHouse 18.16 can leave the initiator waiting out its timeout when
+// two replicas of one shard race for the task ("Node exists:
+// .../shards/<shard>/executed" in the DDLWorker's log).
+func (c *Client) ExecOnEachShard(ctx context.Context, query string, args ...any) error {
+	if c.cluster == "" {
+		return c.Exec(ctx, query, args...)
+	}
+	var hosts []struct {
+		Shard uint32 `ch:"shard_num"`
+		Host  string `ch:"host_address"`
+		Port  uint16 `ch:"port"`
+	}
+	err := c.Select(ctx, &hosts, "SELECT shard_num, host_address, port FROM system.clusters WHERE cluster = @cluster ORDER BY shard_num, replica_num",
+		clickhouse.Named("cluster", c.cluster))
+	if err != nil {
+		return fmt.Errorf("shards of %s: %w", c.cluster, err)
+	}
+	if len(hosts) == 0 {
+		return fmt.Errorf("shards of %s: no such cluster in system.clusters", c.cluster)
+	}
+	var shards [][]string
+	for i, h := range hosts {
+		addr := net.JoinHostPort(h.Host, strconv.Itoa(int(h.Port)))
+		if i == 0 || h.Shard != hosts[i-1].Shard {
+			shards = append(shards, nil)
+		}
+		shards[len(shards)-1] = append(shards[len(shards)-1], addr)
+	}
+	for i, addrs := range shards {
+		cfg := c.cfg
+		cfg.Addr, cfg.Addrs, cfg.Cluster, cfg.PoolSize = "", addrs, "", 1
+		sc, err := New(cfg)
+		if err != nil {
+			return err
+		}
+		sc.timeout, sc.maxExec = c.timeout, c.maxExec
+		err = sc.Exec(ctx, query, args...)
+		_ = sc.Close()
+		if err != nil {
+			return fmt.Errorf("shard %d (%s): %w", i+1, strings.Join(addrs, ","), err)
+		}
+	}
+	return nil
 }
 
 // Cluster returns the configured cluster name, empty on a single node.
@@ -77,6 +129,19 @@ func (c *Client) LocalTable(name string) string { return LocalName(c.cluster, na
 // the cluster (" ON CLUSTER name", leading space included), or "" on a
 // single node.
 func (c *Client) OnCluster() string { return onCluster(c.cluster) }
+
+// GlobalIn returns the operator for an IN whose subquery reads a
+// Distributed table inside a query that reads one too: "GLOBAL IN" on a
+// cluster, "IN" on a single node. GLOBAL runs the subquery once, on the
+// initiator over every shard, and ships its result to the shards; a plain
+// IN would run it on each shard over that shard's rows only (ClickHouse
+// refuses it by default: distributed_product_mode = deny).
+func (c *Client) GlobalIn() string {
+	if c.cluster == "" {
+		return "IN"
+	}
+	return "GLOBAL IN"
+}
 
 // LocalName is LocalTable for a cluster name (empty: single node).
 func LocalName(cluster, name string) string {

@@ -78,10 +78,10 @@ func TestHungServerConnectionsClosed(t *testing.T) {
 
 func TestClusterHelpers(t *testing.T) {
 	tests := []struct {
-		cluster, local, on string
+		cluster, local, on, in string
 	}{
-		{"", "events", ""},
-		{"wings_cluster", "events_local", " ON CLUSTER wings_cluster"},
+		{"", "events", "", "IN"},
+		{"wings_cluster", "events_local", " ON CLUSTER wings_cluster", "GLOBAL IN"},
 	}
 	for _, tc := range tests {
 		c, err := New(config.ClickHouse{Addrs: []string{"127.0.0.1:1", "127.0.0.1:2"}, Cluster: tc.cluster, Database: "db"})
@@ -91,6 +91,9 @@ func TestClusterHelpers(t *testing.T) {
 		if c.Cluster() != tc.cluster || c.LocalTable("events") != tc.local || c.OnCluster() != tc.on {
 			t.Errorf("cluster %q: Cluster %q LocalTable %q OnCluster %q; want %q %q %q",
 				tc.cluster, c.Cluster(), c.LocalTable("events"), c.OnCluster(), tc.cluster, tc.local, tc.on)
+		}
+		if c.GlobalIn() != tc.in {
+			t.Errorf("cluster %q: GlobalIn %q; want %q", tc.cluster, c.GlobalIn(), tc.in)
 		}
 		_ = c.Close()
 	}

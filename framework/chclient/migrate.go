@@ -152,7 +152,11 @@ func (c *Client) Migrate(ctx context.Context, migrations []Migration) ([]string,
 //	     '/clickhouse/tables/{shard}/<db>/t_local', '{replica}'[, args])
 //	  +  <db>.t ON CLUSTER c AS <db>.t_local ENGINE = Distributed(c, <db>, t_local, key)
 //	     key: cityHash64(user_id) when t has user_id (one user's rows on
-//	     one shard, so per-user work is shard-local), else rand()
+//	     one shard, so per-user work is shard-local); for a
+//	     ReplacingMergeTree, cityHash64(<its ORDER BY columns>) (every
+//	     version of a row on one shard, so merges and FINAL replace it);
+//	     else rand(); a MATERIALIZED column of t is an ALIAS of the
+//	     Distributed table (see distColumns)
 //	CREATE MATERIALIZED VIEW IF NOT EXISTS v TO t AS SELECT ... FROM s
 //	  -> <db>.v ON CLUSTER c TO <db>.t_local AS SELECT ... FROM <db>.s_local
 //	     (each shard's view sees the rows inserted into its local table)
@@ -163,11 +167,13 @@ func (c *Client) Migrate(ctx context.Context, migrations []Migration) ([]string,
 // their default database. {shard} and {replica} are server macros
 // (config.d of each server).
 var (
-	createTableRe = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*) \(`)
-	engineRe      = regexp.MustCompile(`ENGINE = ([A-Za-z]*MergeTree)(\(([^)]*)\))?`)
-	createViewRe  = regexp.MustCompile(`^CREATE MATERIALIZED VIEW IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*) TO ([A-Za-z_][A-Za-z0-9_]*) AS`)
-	fromRe        = regexp.MustCompile(`\bFROM ([A-Za-z_][A-Za-z0-9_]*)`)
-	userIDColRe   = regexp.MustCompile(`(?m)^\s*user_id\s`)
+	createTableRe  = regexp.MustCompile(`^CREATE TABLE IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*) \(`)
+	engineRe       = regexp.MustCompile(`ENGINE = ([A-Za-z]*MergeTree)(\(([^)]*)\))?`)
+	createViewRe   = regexp.MustCompile(`^CREATE MATERIALIZED VIEW IF NOT EXISTS ([A-Za-z_][A-Za-z0-9_]*) TO ([A-Za-z_][A-Za-z0-9_]*) AS`)
+	fromRe         = regexp.MustCompile(`\bFROM ([A-Za-z_][A-Za-z0-9_]*)`)
+	userIDColRe    = regexp.MustCompile(`(?m)^\s*user_id\s`)
+	materializedRe = regexp.MustCompile(` MATERIALIZED `)
+	orderByRe      = regexp.MustCompile(`\bORDER BY \(([^)]*)\)`)
 )
 
 // RenderStatement returns the statements that apply st on cluster in
@@ -197,8 +203,13 @@ func RenderStatement(st, cluster, db string) []string {
 		key := "rand()"
 		if userIDColRe.MatchString(st[:e[0]]) {
 			key = "cityHash64(user_id)"
+		} else if o := orderByRe.FindStringSubmatch(st[e[1]:]); engine == "ReplacingMergeTree" && o != nil {
+			key = "cityHash64(" + o[1] + ")"
 		}
 		dist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s ENGINE = Distributed(%s, %s, %s, %s)", db, name, on, db, local, cluster, db, local, key)
+		if cols, ok := distColumns(st[len(m[0]):e[0]]); ok {
+			dist = fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s (%s) ENGINE = Distributed(%s, %s, %s, %s)", db, name, on, cols, cluster, db, local, key)
+		}
 		return []string{body, dist}
 	}
 	if m := createViewRe.FindStringSubmatch(st); m != nil {
@@ -210,6 +221,22 @@ func RenderStatement(st, cluster, db string) []string {
 		return []string{head + rest}
 	}
 	return []string{st}
+}
+
+// distColumns returns the column list of a Distributed table over a local
+// table whose columns (the text after "CREATE TABLE ... (" up to ENGINE)
+// hold a MATERIALIZED column, and false when none is. Such a column is an
+// ALIAS of the same expression in the Distributed table: an INSERT
+// through "AS local" would compute it and send it to the shards, which
+// refuse a value for a MATERIALIZED column (ClickHouse 18.16); as an ALIAS
+// it is never inserted, and a read computes it from the same columns, so
+// it reads the same value.
+func distColumns(cols string) (string, bool) {
+	i := strings.LastIndexByte(cols, ')')
+	if i < 0 || !materializedRe.MatchString(cols[:i]) {
+		return "", false
+	}
+	return materializedRe.ReplaceAllString(cols[:i], " ALIAS "), true
 }
 
 // Render returns m's statements as they run on cluster in database db

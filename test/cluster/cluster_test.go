@@ -80,6 +80,29 @@ func (e env) kill(t *testing.T, name string, sig syscall.Signal) {
 	t.Fatalf("%s (%d) still alive after %s", name, p, sig)
 }
 
+// waitReplicas waits (at most 90 s) until every replicated table on every
+// server is writable with all its replicas active: a restarted server (or
+// ZooKeeper) takes some seconds to get its sessions back, and a write
+// meanwhile (a quorum insert above all) fails.
+func (e env) waitReplicas(t *testing.T) {
+	t.Helper()
+	const q = "SELECT count() FROM system.replicas WHERE is_readonly OR is_session_expired OR active_replicas < total_replicas"
+	start := time.Now()
+	for _, port := range []string{"29100", "29110", "29120", "29130"} {
+		for {
+			out, err := exec.Command("clickhouse-client", "--port", port, "-q", q).CombinedOutput()
+			if err == nil && strings.TrimSpace(string(out)) == "0" {
+				break
+			}
+			if time.Since(start) > 90*time.Second {
+				t.Fatalf("server %s: replicated tables not all writable with every replica active 90s on: %v %s", port, err, out)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	t.Logf("every replica active and writable %s after the check began", time.Since(start).Round(time.Millisecond))
+}
+
 // start starts one stopped process again through scripts/cluster.sh.
 func (e env) start(t *testing.T, name string) {
 	t.Helper()
@@ -103,10 +126,11 @@ type load struct {
 	ok, failed atomic.Int64
 	mu         sync.Mutex
 	firstFails []string
+	done       chan struct{} // closed when every worker has returned
 }
 
 func (e env) runLoad(ctx context.Context, workers int, paths []string) *load {
-	l := &load{}
+	l := &load{done: make(chan struct{})}
 	client := &http.Client{Timeout: 15 * time.Second}
 	var wg sync.WaitGroup
 	for w := 0; w < workers; w++ {
@@ -131,7 +155,7 @@ func (e env) runLoad(ctx context.Context, workers int, paths []string) *load {
 			}
 		}(w)
 	}
-	go func() { <-ctx.Done(); wg.Wait() }()
+	go func() { wg.Wait(); close(l.done) }()
 	return l
 }
 
@@ -150,10 +174,16 @@ func (e env) get(client *http.Client, path string) result {
 	return result{status: resp.StatusCode, body: b, err: err}
 }
 
-// waitLoad stops the load and waits for its workers.
-func waitLoad(cancel context.CancelFunc, settle time.Duration) {
+// waitLoad stops the load and waits for its workers (a request in flight
+// ends within the client's 15 s timeout).
+func waitLoad(t *testing.T, cancel context.CancelFunc, l *load) {
+	t.Helper()
 	cancel()
-	time.Sleep(settle)
+	select {
+	case <-l.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("load workers still running 20s after the load was stopped")
+	}
 }
 
 var videoPaths = []string{"/api/video/42", "/api/video/7", "/api/video/1001", "/readyz"}
@@ -169,7 +199,7 @@ func TestWingsKilledUnderLoad(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	e.start(t, "wings2")
 	time.Sleep(time.Second)
-	waitLoad(cancel, 500*time.Millisecond)
+	waitLoad(t, cancel, l)
 	t.Logf("SIGKILL of wings2 under load: %d answered, %d failed", l.ok.Load(), l.failed.Load())
 	if l.failed.Load() != 0 || l.ok.Load() == 0 {
 		t.Errorf("SIGKILL: %d failed of %d; want 0 failed: %v", l.failed.Load(), l.ok.Load()+l.failed.Load(), l.firstFails)
@@ -183,7 +213,7 @@ func TestWingsKilledUnderLoad(t *testing.T) {
 		e.start(t, n)
 	}
 	took := time.Since(start)
-	waitLoad(cancel, 500*time.Millisecond)
+	waitLoad(t, cancel, l)
 	t.Logf("rolling restart of 3 instances in %s under load: %d answered, %d failed", took.Round(time.Millisecond), l.ok.Load(), l.failed.Load())
 	if l.failed.Load() != 0 || l.ok.Load() == 0 {
 		t.Errorf("rolling restart: %d failed of %d; want 0 failed: %v", l.failed.Load(), l.ok.Load()+l.failed.Load(), l.firstFails)
@@ -239,7 +269,7 @@ func TestRedisMasterKilled(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 	time.Sleep(2 * time.Second)
-	waitLoad(cancel, 500*time.Millisecond)
+	waitLoad(t, cancel, l)
 	e.start(t, name)
 	t.Logf("Redis master %s killed: replica promoted after %s; %d answered, %d failed", name, promoted.Round(time.Millisecond), l.ok.Load(), l.failed.Load())
 	if promoted == 0 {
@@ -285,7 +315,7 @@ func TestClickHouseReplicaKilled(t *testing.T) {
 	// Rows written while ch0 is down land on ch1 (shard 01) and ch2/ch3.
 	chCount(t, "29110", "INSERT INTO wings.events (event_time, business_line, event, user_id, item, platform, region, value) SELECT now(), 'video', 'view', number, 'i', 'ios', 'cn', 1 FROM system.numbers LIMIT 1000")
 	time.Sleep(5 * time.Second)
-	waitLoad(cancel, time.Second)
+	waitLoad(t, cancel, l)
 	total := l.ok.Load() + l.failed.Load() - before
 	t.Logf("ClickHouse ch0 killed under dashboard load: %d requests after the kill, %d failed", total, l.failed.Load())
 	const bound = 0.05
@@ -293,6 +323,7 @@ func TestClickHouseReplicaKilled(t *testing.T) {
 		t.Errorf("%d failed of %d; want at most %.0f%%: %v", l.failed.Load(), total, bound*100, l.firstFails)
 	}
 	e.start(t, "ch0")
+	e.waitReplicas(t)
 	want := chCount(t, "29110", "SELECT count() FROM wings.events_local")
 	deadline := time.Now().Add(60 * time.Second)
 	var got string
@@ -329,7 +360,7 @@ func TestShardDown(t *testing.T) {
 	}
 	e.kill(t, "ch2", syscall.SIGKILL)
 	e.kill(t, "ch3", syscall.SIGKILL)
-	defer func() { e.start(t, "ch2"); e.start(t, "ch3") }()
+	defer func() { e.start(t, "ch2"); e.start(t, "ch3"); e.waitReplicas(t) }()
 	// Fresh parameters too: never cached, so they must reach ClickHouse.
 	paths := append([]string{"/api/dash/video/analysis?granularity=hour&metrics=pv"}, dashPaths...)
 	counts := map[string]int{}
@@ -360,7 +391,7 @@ func TestMigrateIdempotent(t *testing.T) {
 	e := setup(t)
 	cmd := exec.Command(filepath.Join(e.root, "bin/wings"), "migrate")
 	cmd.Dir = e.root
-	cmd.Env = append(os.Environ(),
+	cmd.Env = append(wingsEnviron(),
 		"WINGS_CLICKHOUSE__ADDRS=127.0.0.1:29100,127.0.0.1:29110,127.0.0.1:29120,127.0.0.1:29130",
 		"WINGS_CLICKHOUSE__CLUSTER=wings_cluster")
 	out, err := cmd.CombinedOutput()

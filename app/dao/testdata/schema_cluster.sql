@@ -321,4 +321,17 @@ PARTITION BY toYYYYMM(start)
 ORDER BY (source, business_line, event, platform, region, days, start)
 SETTINGS index_granularity = 4;
 
-CREATE TABLE IF NOT EXISTS wings.agg_uv_span ON CLUSTER wings_cluster AS wings.agg_uv_span_local ENGINE = Distributed(wings_cluster, wings, agg_uv_span_local, rand());
+CREATE TABLE IF NOT EXISTS wings.agg_uv_span ON CLUSTER wings_cluster (
+    source        String,
+    business_line String,
+    event         String,
+    platform      String,
+    region        String,
+    days          UInt16,
+    start         Date,
+    pv            UInt64,
+    uv_n          UInt64,
+    uv            AggregateFunction(uniqCombined(17), UInt64),
+    ver           UInt64,
+    tag           UInt64 ALIAS cityHash64(days, start, ver)
+) ENGINE = Distributed(wings_cluster, wings, agg_uv_span_local, cityHash64(source, business_line, event, platform, region, days, start));
