@@ -166,6 +166,9 @@ func main() {
 			stats = append(stats, queryLog(ctx, c, r.from, r.to))
 		}
 		r.shards = shardWork(stats, shardOf)
+		for _, st := range stats {
+			r.initiatorMs += st.initialMs
+		}
 	}
 	printTable(results)
 }
@@ -258,9 +261,9 @@ func flush(ctx context.Context, cs []*chclient.Client) {
 // measured calls: the queries the client sent it (initial) and the
 // queries another server sent it on their behalf (secondary).
 type serverStats struct {
-	initialQueries, initialRead       uint64
-	secondaryQueries, secondaryRead   uint64
-	secondarySent, secondaryElapsedMs uint64
+	initialQueries, initialRead, initialMs uint64
+	secondaryQueries, secondaryRead        uint64
+	secondarySent, secondaryElapsedMs      uint64
 }
 
 // queryLog sums the queries that started in [from, to] on one server.
@@ -281,7 +284,7 @@ GROUP BY is_initial_query`, uint32(from.Unix()), uint32(to.Unix())))
 	var s serverStats
 	for _, r := range rows {
 		if r.Initial == 1 {
-			s.initialQueries, s.initialRead = r.Queries, r.Read
+			s.initialQueries, s.initialRead, s.initialMs = r.Queries, r.Read, r.Ms
 		} else {
 			s.secondaryQueries, s.secondaryRead, s.secondarySent, s.secondaryElapsedMs = r.Queries, r.Read, r.Sent, r.Ms
 		}
@@ -342,6 +345,9 @@ type result struct {
 	calls    uint64
 	single   serverStats
 	shards   []shardStats
+	// initiatorMs is the initial queries' server time on the cluster,
+	// all calls.
+	initiatorMs uint64
 }
 
 func printTable(results []result) {
@@ -355,10 +361,11 @@ func printTable(results []result) {
 			r.q.title, r.calls, s50, s99, c50, c99, c50/s50, c99/s99, r.same)
 	}
 	fmt.Println()
-	fmt.Println("rows per call, from system.query_log (each shard's rows read; rows a shard sent the initiator and its time, from its secondary queries)")
+	fmt.Println("per call, from system.query_log: rows each shard read; rows a shard sent the initiator and its server time (secondary queries);")
+	fmt.Println("server time of the call's queries on the single node and on the initiator (which waits for the shards and merges)")
 	fmt.Println()
-	fmt.Println("| question | 1 node read | shard | shard read | share of 1 node | sent to initiator | shard query ms |")
-	fmt.Println("|---|---:|---:|---:|---:|---:|---:|")
+	fmt.Println("| question | 1 node read | shard | shard read | share of 1 node | sent to initiator | shard ms | 1 node ms | initiator ms |")
+	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		per := func(v uint64) uint64 { return v / max(1, r.calls) }
 		for _, s := range r.shards {
@@ -367,8 +374,9 @@ func printTable(results []result) {
 				sent = fmt.Sprint(per(s.sent))
 				ms = fmt.Sprintf("%.1f", float64(s.elapsedMs)/float64(s.queries))
 			}
-			fmt.Printf("| %s | %d | %02d | %d | %.2f | %s | %s |\n", r.q.key, per(r.single.initialRead), s.shard, per(s.read),
-				float64(s.read)/float64(max(1, r.single.initialRead)), sent, ms)
+			fmt.Printf("| %s | %d | %02d | %d | %.2f | %s | %s | %.1f | %.1f |\n", r.q.key, per(r.single.initialRead), s.shard, per(s.read),
+				float64(s.read)/float64(max(1, r.single.initialRead)), sent, ms,
+				float64(r.single.initialMs)/float64(max(1, r.calls)), float64(r.initiatorMs)/float64(max(1, r.calls)))
 		}
 	}
 }
