@@ -27,14 +27,19 @@ type AnalyticsDAO struct {
 	ch    *chclient.Client // nil without ClickHouse
 	tz    string
 	spans bool // read UV from agg_uv_span where it has the key
-	// cleanup rate-limits the funnel state cleanup; copies share it.
-	cleanup *cleanupGate
+	// funnel runs the live home funnel's snapshots; copies share it.
+	funnel    *olap.FunnelStore
+	funnelErr error
 }
 
 // NewAnalyticsDAO returns a dao over ch (which may be nil) that buckets
 // hours in the time zone tz.
 func NewAnalyticsDAO(ch *chclient.Client, tz string) *AnalyticsDAO {
-	return &AnalyticsDAO{ch: ch, tz: tz, spans: true, cleanup: &cleanupGate{}}
+	d := &AnalyticsDAO{ch: ch, tz: tz, spans: true}
+	if ch != nil {
+		d.funnel, d.funnelErr = olap.NewFunnelStore(liveHomeFunnel, ch)
+	}
+	return d
 }
 
 // WithoutSpans returns a copy of d that answers UV from the rollups'
@@ -341,6 +346,8 @@ func (d *AnalyticsDAO) funnelRollupDay(steps []string, window int, from, to time
 // day's latest snapshot plus the rows after its cut (funnel_snapshots,
 // funnelstate.go) if one is usable, else the per-user windowFunnel states
 // of agg_funnel_user_day; any other funnel: the raw events. All are exact.
+// On a cluster the per-user step runs on each shard (olap.PerShard): the
+// events and the per-user states are sharded by user.
 func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, window int, from, to time.Time) ([]uint64, string, error) {
 	ctx = chclient.WithClass(ctx, "dash_funnel")
 	ch, err := d.client()
@@ -353,11 +360,11 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
 	var q, table string
 	var args []any
 	if day, ok := d.funnelRollupDay(steps, window, from, to); ok {
-		f, err := d.funnelDay(biz, from)
+		st, f, err := d.funnelFor(biz, from)
 		if err != nil {
 			return nil, "", err
 		}
-		out, ok, err := d.funnelFromState(ctx, ch, f, len(steps))
+		out, ok, err := st.Answer(ctx, f, len(steps))
 		if err == nil && ok {
 			return out, TableFunnelState, nil
 		}
@@ -378,7 +385,7 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
   FROM ` + TableFunnelUser + `
   WHERE business_line = @biz AND day = toDate(@day)
   GROUP BY user_id
-) WHERE level > 0 GROUP BY level`
+) WHERE level > 0 GROUP BY level` + olap.PerShard(ch.Cluster())
 	} else {
 		table = TableEvents
 		set := make([]any, len(steps))
@@ -396,7 +403,7 @@ func (d *AnalyticsDAO) Funnel(ctx context.Context, biz string, steps []string, w
   FROM events
   WHERE business_line = @biz AND event IN @steps AND event_time >= toDateTime(@from) AND event_time < toDateTime(@to)
   GROUP BY user_id
-) WHERE level > 0 GROUP BY level`
+) WHERE level > 0 GROUP BY level` + olap.PerShard(ch.Cluster())
 	}
 	var rows []struct {
 		Level uint8  `ch:"level"`

@@ -44,8 +44,8 @@ func Lines() []Line {
 var (
 	Platforms = []string{"ios", "android", "web", "h5"}
 	Regions   = []string{"beijing", "shanghai", "guangdong", "zhejiang", "jiangsu", "sichuan", "hubei", "shandong"}
-	Steps     = []string{"view", "click", "cart", "order"}
-	// stepRate is the chance to go on from step i to step i+1.
+	// stepRate is the chance to go on from step i to step i+1 of the home
+	// funnel (model.FunnelSteps).
 	stepRate = []float64{0.25, 0.35, 0.45}
 	// hourWeight is the daily rhythm: quiet nights, lunch and evening peaks.
 	hourWeight = []float64{3, 2, 1.2, 0.8, 0.6, 0.7, 1.5, 3, 4.5, 5, 5.5, 6, 7, 6.5, 5.5, 5.5, 5.8, 6, 6.5, 7.5, 8.5, 9, 7.5, 5}
@@ -60,6 +60,7 @@ type Generator struct {
 	userZ   *rand.Zipf
 	itemZ   map[string]*rand.Zipf
 	hourCum []float64
+	steps   []string // model.FunnelSteps
 }
 
 // New returns a generator over a pool of users, seeded for repeatability.
@@ -68,7 +69,7 @@ func New(seed uint64, users uint64) *Generator {
 		users = 100
 	}
 	r := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
-	g := &Generator{r: r, lines: Lines(), users: users, itemZ: map[string]*rand.Zipf{}}
+	g := &Generator{r: r, lines: Lines(), users: users, itemZ: map[string]*rand.Zipf{}, steps: model.FunnelSteps()}
 	acc := 0.0
 	for _, l := range g.lines {
 		acc += l.Share
@@ -115,10 +116,10 @@ func (g *Generator) Session(out *model.EventColumns, t time.Time, line string) i
 	for v := 0; v < views; v++ {
 		item := fmt.Sprintf("%s-%d", line, g.itemZ[line].Uint64()+1)
 		dwell := math.Round(g.r.ExpFloat64()*40*10) / 10
-		out.Add(t, line, "view", user, item, platform, region, dwell)
+		out.Add(t, line, g.steps[0], user, item, platform, region, dwell)
 		n++
 		at := t
-		for s := 1; s < len(Steps); s++ {
+		for s := 1; s < len(g.steps); s++ {
 			if g.r.Float64() >= stepRate[s-1] {
 				break
 			}
@@ -127,7 +128,7 @@ func (g *Generator) Session(out *model.EventColumns, t time.Time, line string) i
 			if s >= 2 {
 				val = math.Round(math.Exp(3.5+g.r.NormFloat64())*100) / 100
 			}
-			out.Add(at, line, Steps[s], user, item, platform, region, val)
+			out.Add(at, line, g.steps[s], user, item, platform, region, val)
 			n++
 		}
 		t = t.Add(time.Duration(5+g.r.IntN(120)) * time.Second)

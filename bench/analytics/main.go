@@ -10,7 +10,9 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -70,7 +72,7 @@ func main() {
 	must(ch.Conn().QueryRow(ctx, "SELECT uniqExact(toDate(event_time)) FROM events").Scan(&days))
 	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM system.merges WHERE database = currentDatabase()").Scan(&merges))
 	must(ch.Conn().QueryRow(ctx, "SELECT count() FROM system.parts WHERE database = currentDatabase() AND active").Scan(&parts))
-	fn, err := live.Funnel(ctx, *biz, today, model.FunnelSteps(), 3600)
+	fn, err := live.Funnel(ctx, *biz, today, model.FunnelSteps(), model.FunnelWindow)
 	must(err)
 	_, fnSource, err := src.Funnel(ctx, *biz, model.FunnelSteps(), model.FunnelWindow, today, today.AddDate(0, 0, 1))
 	must(err)
@@ -81,12 +83,19 @@ func main() {
 		rows, days, *biz, bizToday, parts, merges, fnSource, *n)
 	fmt.Printf("funnel snapshot cut %s: %d rows (%d users) after it = %s at the busiest hour's %d rows/h; snapshot built in %s\n",
 		tail.cut.Format("15:04:05"), tail.rows, tail.users, *tailSpan, tail.peakHour, tail.build.Round(time.Millisecond))
-	var want [4]uint64
-	must(ch.Conn().QueryRow(ctx, `SELECT countIf(l >= 1), countIf(l >= 2), countIf(l >= 3), countIf(l >= 4) FROM (
-  SELECT user_id, windowFunnel(3600)(event_time, event = 'view', event = 'click', event = 'cart', event = 'order') AS l
+	steps := len(model.FunnelSteps())
+	reached := make([]string, steps)
+	want := make([]uint64, steps)
+	dest := make([]any, steps)
+	for i := range reached {
+		reached[i] = fmt.Sprintf("countIf(l >= %d)", i+1)
+		dest[i] = &want[i]
+	}
+	must(ch.Conn().QueryRow(ctx, `SELECT `+strings.Join(reached, ", ")+` FROM (
+  SELECT user_id, `+rawFunnel()+` AS l
   FROM events WHERE business_line = ? AND event_time >= toDateTime(?) AND event_time < toDateTime(?) GROUP BY user_id)`,
-		*biz, uint32(today.Unix()), uint32(today.AddDate(0, 0, 1).Unix())).Scan(&want[0], &want[1], &want[2], &want[3]))
-	var got [4]uint64
+		*biz, uint32(today.Unix()), uint32(today.AddDate(0, 0, 1).Unix())).Scan(dest...))
+	got := make([]uint64, len(fn.Steps))
 	for i, s := range fn.Steps {
 		got[i] = s.Users
 	}
@@ -100,11 +109,13 @@ func main() {
 	must(err)
 	fmt.Printf("90-day analysis: %d agg_uv_span rows used; pv and uv equal to the states' answer on every day and the totals: %v (range UV %d)\n",
 		withSpans.UVSpans, sameCounts(withSpans, fromStates), *withSpans.Totals.UV)
-	fmt.Printf("funnel users per step: live %v, windowFunnel(3600) on the raw rows %v (equal: %v)\n\n", got, want, got == want)
+	fmt.Printf("funnel users per step: live %v, windowFunnel(%d) on the raw rows %v (equal: %v)\n\n", got, model.FunnelWindow, want, slices.Equal(got, want))
 	fmt.Println("| question | uncached p50 | uncached p99 | cached p50 | cached p99 | naive raw p50 | naive raw p99 | speed-up (p50) |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
 
 	from90 := q90.From
+	// The longest hourly range an analysis accepts.
+	fromHourly := today.AddDate(0, 0, 1-model.MaxDaysHourly)
 	day := uint32(today.Unix())
 	raw := func(q string, args ...any) func() error {
 		return func() error {
@@ -125,24 +136,27 @@ func main() {
 	}
 	table := []row{
 		{"realtime (today hourly pv/uv/avg + day UV)",
-			func() error { _, err := live.Realtime(ctx, *biz, "view"); return err },
-			func() error { _, err := cached.Realtime(ctx, *biz, "view"); return err },
+			func() error { _, err := live.Realtime(ctx, *biz, model.HomeEvent); return err },
+			func() error { _, err := cached.Realtime(ctx, *biz, model.HomeEvent); return err },
 			raw("SELECT toStartOfHour(event_time) AS h, count(), count(DISTINCT user_id), avg(value) FROM events WHERE business_line = ? AND event = 'view' AND event_time >= toDateTime(?) GROUP BY h WITH TOTALS ORDER BY h", *biz, day)},
 		{"ranking (top 10 items today)",
-			func() error { _, err := live.Ranking(ctx, *biz, today, "view", 10); return err },
-			func() error { _, err := cached.Ranking(ctx, *biz, today, "view", 10); return err },
+			func() error { _, err := live.Ranking(ctx, *biz, today, model.HomeEvent, 10); return err },
+			func() error { _, err := cached.Ranking(ctx, *biz, today, model.HomeEvent, 10); return err },
 			raw("SELECT item, count() AS c FROM events WHERE business_line = ? AND event = 'view' AND event_time >= toDateTime(?) GROUP BY item ORDER BY c DESC LIMIT 10", *biz, day)},
 		{"funnel (4 steps, 1 h window, today; snapshot + tail)",
 			func() error {
-				_, err := live.Funnel(ctx, *biz, today, model.FunnelSteps(), 3600)
+				_, err := live.Funnel(ctx, *biz, today, model.FunnelSteps(), model.FunnelWindow)
 				return err
 			},
-			func() error { _, err := cached.Funnel(ctx, *biz, today, model.FunnelSteps(), 3600); return err },
-			raw("SELECT level, count() FROM (SELECT user_id, windowFunnel(3600)(event_time, event = 'view', event = 'click', event = 'cart', event = 'order') AS level FROM events WHERE business_line = ? AND event_time >= toDateTime(?) GROUP BY user_id) GROUP BY level", *biz, day)},
+			func() error {
+				_, err := cached.Funnel(ctx, *biz, today, model.FunnelSteps(), model.FunnelWindow)
+				return err
+			},
+			raw("SELECT level, count() FROM (SELECT user_id, "+rawFunnel()+" AS level FROM events WHERE business_line = ? AND event_time >= toDateTime(?) GROUP BY user_id) GROUP BY level", *biz, day)},
 		{"funnel, previous path (merge of agg_funnel_user_day)",
-			raw("SELECT level, count() FROM (SELECT user_id, windowFunnelMerge(3600)(funnel) AS level FROM agg_funnel_user_day WHERE business_line = ? AND day = toDate(?) GROUP BY user_id) WHERE level > 0 GROUP BY level", *biz, today.Format(time.DateOnly)),
+			raw(fmt.Sprintf("SELECT level, count() FROM (SELECT user_id, windowFunnelMerge(%d)(funnel) AS level FROM agg_funnel_user_day WHERE business_line = ? AND day = toDate(?) GROUP BY user_id) WHERE level > 0 GROUP BY level", model.FunnelWindow), *biz, today.Format(time.DateOnly)),
 			nil,
-			raw("SELECT level, count() FROM (SELECT user_id, windowFunnel(3600)(event_time, event = 'view', event = 'click', event = 'cart', event = 'order') AS level FROM events WHERE business_line = ? AND event_time >= toDateTime(?) GROUP BY user_id) GROUP BY level", *biz, day)},
+			raw("SELECT level, count() FROM (SELECT user_id, "+rawFunnel()+" AS level FROM events WHERE business_line = ? AND event_time >= toDateTime(?) GROUP BY user_id) GROUP BY level", *biz, day)},
 		{"analysis 90 d daily, platform=ios, pv+uv+avg + range UV",
 			func() error {
 				_, err := live.Analysis(ctx, q90)
@@ -154,14 +168,14 @@ func main() {
 			func() error { _, err := states.Analysis(ctx, q90); return err },
 			nil,
 			raw("SELECT toDate(event_time) AS d, count(), count(DISTINCT user_id), avg(value) FROM events WHERE business_line = ? AND platform = 'ios' AND event_time >= toDateTime(?) GROUP BY d WITH TOTALS ORDER BY d", *biz, uint32(from90.Unix()))},
-		{"analysis 7 d hourly, ios+zhejiang+order",
+		{fmt.Sprintf("analysis %d d hourly, ios+zhejiang+order", model.MaxDaysHourly),
 			func() error {
-				_, err := live.Analysis(ctx, service.AnalysisQuery{Biz: *biz, From: today.AddDate(0, 0, -6), To: today, Granularity: "hour",
+				_, err := live.Analysis(ctx, service.AnalysisQuery{Biz: *biz, From: fromHourly, To: today, Granularity: "hour",
 					Metrics: []string{"pv", "uv", "avg_value"}, Filters: model.Filters{Platform: "ios", Region: "zhejiang", Event: "order"}})
 				return err
 			},
 			nil,
-			raw("SELECT toStartOfHour(event_time) AS h, count(), count(DISTINCT user_id), avg(value) FROM events WHERE business_line = ? AND platform = 'ios' AND region = 'zhejiang' AND event = 'order' AND event_time >= toDateTime(?) GROUP BY h WITH TOTALS ORDER BY h", *biz, uint32(today.AddDate(0, 0, -6).Unix()))},
+			raw("SELECT toStartOfHour(event_time) AS h, count(), count(DISTINCT user_id), avg(value) FROM events WHERE business_line = ? AND platform = 'ios' AND region = 'zhejiang' AND event = 'order' AND event_time >= toDateTime(?) GROUP BY h WITH TOTALS ORDER BY h", *biz, uint32(fromHourly.Unix()))},
 	}
 	for _, r := range table {
 		u50, u99 := measure(*n, r.uncached)
@@ -189,6 +203,16 @@ func sameCounts(a, b *model.Analysis) bool {
 		}
 	}
 	return true
+}
+
+// rawFunnel is the home funnel's windowFunnel over the raw rows, as a
+// naive query asks it.
+func rawFunnel() string {
+	conds := make([]string, 0, len(model.FunnelSteps()))
+	for _, s := range model.FunnelSteps() {
+		conds = append(conds, "event = '"+s+"'")
+	}
+	return fmt.Sprintf("windowFunnel(%d)(event_time, %s)", model.FunnelWindow, strings.Join(conds, ", "))
 }
 
 // funnelTail is where the benchmark put the funnel snapshot's cut.

@@ -40,49 +40,6 @@ func signalContext() (context.Context, context.CancelFunc) {
 	return signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 }
 
-func newMigrateCmd() *cobra.Command {
-	var confDir string
-	cmd := &cobra.Command{
-		Use:   "migrate",
-		Short: "Create or upgrade the ClickHouse analytics schema (idempotent, versioned)",
-		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext()
-			defer stop()
-			cfg, _, err := loadConfig(confDir)
-			if err != nil {
-				return err
-			}
-			if len(cfg.ClickHouse.Servers()) == 0 {
-				return errors.New("clickhouse.addr is empty: set WINGS_CLICKHOUSE__ADDR")
-			}
-			if err := chclient.EnsureDatabase(ctx, cfg.ClickHouse); err != nil {
-				return fmt.Errorf("create database: %w", err)
-			}
-			_, ch, err := analyticsEnv(confDir)
-			if err != nil {
-				return err
-			}
-			defer ch.Close()
-			ms, err := dao.Migrations(cfg.Analytics.Timezone)
-			if err != nil {
-				return err
-			}
-			applied, err := ch.Migrate(ctx, ms)
-			for _, a := range applied {
-				fmt.Fprintln(cmd.OutOrStdout(), "applied", a)
-			}
-			if err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "schema up to date (%d migrations, database %s)\n", len(ms), cfg.ClickHouse.Database)
-			return nil
-		},
-	}
-	cmd.Flags().StringVar(&confDir, "conf", "conf", "config directory")
-	return cmd
-}
-
 func newSeedEventsCmd() *cobra.Command {
 	var (
 		confDir     string

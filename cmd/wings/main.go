@@ -1,13 +1,16 @@
-// Command wings is the Wings binary: the server, the mock upstream teams and
-// the developer tools, as subcommands.
+// Command wings is the Wings binary: the example app's server and project
+// commands (framework/cli), the mock upstream teams and the developer tools,
+// as subcommands.
 package main
 
 import (
-	"fmt"
-	"os"
-
 	"github.com/spf13/cobra"
 
+	"github.com/wings-bff/wings/app"
+	"github.com/wings-bff/wings/app/dao"
+	"github.com/wings-bff/wings/framework/chclient"
+	"github.com/wings-bff/wings/framework/cli"
+	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -19,39 +22,34 @@ var (
 )
 
 func main() {
-	if err := newRoot().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "wings:", err)
-		os.Exit(1)
-	}
-}
-
-func build() wings.BuildInfo {
-	return wings.BuildInfo{Version: version, Commit: commit, BuildTime: buildTime}
+	cli.Main(newRoot())
 }
 
 func newRoot() *cobra.Command {
-	root := &cobra.Command{
-		Use:           "wings",
-		Short:         "Wings: a framework for the BFF middle tier",
-		SilenceUsage:  true,
-		SilenceErrors: true,
-	}
-	root.AddCommand(newServeCmd(), newMockUpstreamCmd(), newVersionCmd())
-	root.AddCommand(newMockSSOCmd(), newDemoSiteCmd())
-	root.AddCommand(newCacheCmd())
-	root.AddCommand(newMigrateCmd(), newSeedEventsCmd(), newIngestSimCmd())
-	root.AddCommand(newGenCmd(), newRoutesCmd(), newNewCmd())
+	root := cli.New(cli.App[app.Config]{
+		Name:  "wings",
+		Short: "Wings: a framework for the BFF middle tier",
+		Build: wings.BuildInfo{Version: version, Commit: commit, BuildTime: buildTime},
+		Serve: func(rt *wings.Runtime, cfg *app.Config) ([]wings.Route, error) {
+			c, err := app.NewContainer(rt, app.WithAnalytics(cfg.Analytics))
+			if err != nil {
+				return nil, err
+			}
+			return app.Routes(c), nil
+		},
+		// Method values on nil controllers are fine: only names are read.
+		Routes:     func(*app.Config) []wings.Route { return app.Routes(&app.Container{}) },
+		TestRoutes: testRoutes,
+		Migrations: func(cfg *app.Config) ([]chclient.Migration, error) {
+			return dao.Migrations(cfg.Analytics.Timezone)
+		},
+	})
+	root.AddCommand(newMockUpstreamCmd(), newMockSSOCmd(), newDemoSiteCmd())
+	root.AddCommand(newSeedEventsCmd(), newIngestSimCmd(), newNewCmd())
 	return root
 }
 
-func newVersionCmd() *cobra.Command {
-	return &cobra.Command{
-		Use:   "version",
-		Short: "Print version, commit and build time",
-		Args:  cobra.NoArgs,
-		Run: func(cmd *cobra.Command, _ []string) {
-			b := build()
-			fmt.Fprintf(cmd.OutOrStdout(), "wings %s (commit %s, built %s)\n", b.Version, b.Commit, b.BuildTime)
-		},
-	}
+// loadConfig loads the example app's configuration from confDir.
+func loadConfig(confDir string) (*app.Config, *config.Result, error) {
+	return cli.LoadConfig[app.Config](confDir)
 }

@@ -15,7 +15,8 @@ func newNewCmd() *cobra.Command {
 		Use:   "new <dir> --module <path>",
 		Short: "Create a new project on the framework, with one example endpoint",
 		Long: `Create a new project in <dir> (new or empty): go.mod, Makefile, conf/,
-cmd/server (serve and routes), app/ with the same layout as this repository,
+cmd/server (the project's own binary: serve, routes, version, cache purge
+and gen, from framework/cli), app/ with the same layout as this repository,
 and one example endpoint, GET /api/item/:id over the item upstream, with its
 test. make test (go vet and go test ./...) passes at once.
 

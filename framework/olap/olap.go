@@ -11,12 +11,17 @@
 //     range query merge a few pre-merged spans instead of one state per day;
 //   - funnel prefixes: Funnel says whether a funnel query is one the
 //     rollup's funnel states answer exactly;
+//   - the live funnel: LiveFunnel declares a funnel answered exactly as
+//     per-user state at a cut + the rows after it, and FunnelStore keeps
+//     its snapshots and answers from them (livefunnel.go), on one node or
+//     a cluster;
 //   - precompute: Precompute runs a scheduled job that computes payloads
 //     key by key, in parallel, each under its own timeout, and stores them
 //     through a Store (framework/cache's Put).
 //
-// The package builds SQL fragments and plans; it runs no query itself, so
-// it is tested without a server, and the team's dao keeps its SQL.
+// The package builds SQL fragments and plans, tested without a server, and
+// the team's dao keeps its SQL; only FunnelStore runs queries (through
+// framework/chclient), its SQL golden-tested apart from them.
 package olap
 
 import (

@@ -48,8 +48,9 @@ func FindFramework(dir string) (string, error) {
 	}
 }
 
-// PlanNew plans a new project: the layout, config, a server command with
-// serve and routes, and one example endpoint (GET /api/item/:id over the
+// PlanNew plans a new project: the layout, config, its own binary
+// (cmd/server over framework/cli: serve, routes, version, cache purge and
+// gen), and one example endpoint (GET /api/item/:id over the
 // item upstream) with its test.
 func PlanNew(np NewProject) (*Plan, error) {
 	if !modulePathRE.MatchString(np.Module) {
@@ -83,7 +84,7 @@ func PlanNew(np NewProject) (*Plan, error) {
 	files := []struct{ tmpl, path string }{
 		{"go.mod.tmpl", "go.mod"}, {"gitignore.tmpl", ".gitignore"}, {"Makefile.tmpl", "Makefile"},
 		{"README.md.tmpl", "README.md"}, {"config.default.yaml.tmpl", "conf/config.default.yaml"},
-		{"main.go.tmpl", "cmd/server/main.go"}, {"app.go.tmpl", "app/app.go"}, {"router.go.tmpl", "app/router.go"},
+		{"main.go.tmpl", "cmd/server/main.go"}, {"app.go.tmpl", "app/app.go"}, {"config.go.tmpl", "app/config.go"}, {"router.go.tmpl", "app/router.go"},
 		{"app_test.go.tmpl", "app/app_test.go"}, {"item.json.tmpl", "app/testdata/upstreams/item.json"},
 	}
 	for _, f := range files {

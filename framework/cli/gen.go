@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"errors"
@@ -18,7 +18,7 @@ type genFlags struct {
 	ep            scaffold.Endpoint
 }
 
-func newGenCmd() *cobra.Command {
+func newGenCmd(name string) *cobra.Command {
 	gf := &genFlags{}
 	cmd := &cobra.Command{
 		Use:   "gen",
@@ -45,8 +45,8 @@ conf/config.default.yaml when that upstream is new.
 
 Without --upstream there is no dao and no formatter: the service answers a
 model made from the request, ready for you to give it a source.`,
-		Example: `  wings gen endpoint order --upstream order --upstream-path /order/info/{id} --cache 30s
-  wings gen endpoint biz_report --path /api/report/:biz/:id --private 'bizline:{biz}'`,
+		Example: "  " + name + " gen endpoint order --upstream order --upstream-path /order/info/{id} --cache 30s\n" +
+			"  " + name + " gen endpoint biz_report --path /api/report/:biz/:id --private 'bizline:{biz}'",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := gf.prepare(args[0])
@@ -84,7 +84,7 @@ model made from the request, ready for you to give it a source.`,
 		addEndpointFlags(sub, &gf.ep, false)
 		cmd.AddCommand(sub)
 	}
-	cmd.AddCommand(newGenUpstreamModelCmd(gf))
+	cmd.AddCommand(newGenUpstreamModelCmd(name, gf))
 	return cmd
 }
 
@@ -124,7 +124,7 @@ func (gf *genFlags) finish(w io.Writer, plan *scaffold.Plan) error {
 	return nil
 }
 
-func newGenUpstreamModelCmd(gf *genFlags) *cobra.Command {
+func newGenUpstreamModelCmd(name string, gf *genFlags) *cobra.Command {
 	var from, root string
 	cmd := &cobra.Command{
 		Use:   "upstream-model <name> --from sample.json",
@@ -136,7 +136,7 @@ a Go struct with json tags, and the mapping.Fields from model to upstream
 path) and app/formatter/<name>_test.go, which maps the sample and checks
 every field. With --root auto (the default) an envelope's data or result
 object is the one mapped. Nulls and arrays of objects are listed, not mapped.`,
-		Example: "  wings gen upstream-model album --from testdata/album_ok.json --root result",
+		Example: "  " + name + " gen upstream-model album --from testdata/album_ok.json --root result",
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := gf.prepare(args[0])

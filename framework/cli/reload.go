@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"context"
@@ -8,30 +8,18 @@ import (
 	"sync"
 	"time"
 
-	"github.com/wings-bff/wings/app"
 	"github.com/wings-bff/wings/framework/config"
 	"github.com/wings-bff/wings/framework/recovery"
 	"github.com/wings-bff/wings/framework/wings"
 )
-
-// loadOverlay loads the files, then ov (from etcd; may be nil), then the
-// environment.
-func loadOverlay(confDir string, ov map[string]any, name string) (*app.Config, *config.Result, error) {
-	var cfg app.Config
-	res, err := config.Load(config.Options{Dir: confDir, Overlay: ov, OverlayName: name}, &cfg)
-	if err != nil {
-		return nil, nil, err
-	}
-	return &cfg, res, nil
-}
 
 // withEtcd overlays the etcd config centre when etcd.endpoints is set. It
 // returns the config to start with and the source to watch. An unreachable
 // etcd is a warning (the server starts from the files and applies etcd's
 // changes once it can watch them) unless etcd.required; an invalid config
 // in etcd refuses the start.
-func withEtcd(ctx context.Context, confDir string, cfg *app.Config, res *config.Result) (*app.Config, *config.Result, *config.EtcdSource, string, error) {
-	e := cfg.Etcd
+func withEtcd[C any, P Config[C]](ctx context.Context, confDir string, cfg *C, res *config.Result) (*C, *config.Result, *config.EtcdSource, string, error) {
+	e := P(cfg).Base().Etcd
 	if len(e.Endpoints) == 0 {
 		return cfg, res, nil, "", nil
 	}
@@ -50,7 +38,7 @@ func withEtcd(ctx context.Context, confDir string, cfg *app.Config, res *config.
 		}
 		return cfg, res, src, "etcd unreachable at start; starting from the files: " + err.Error(), nil
 	}
-	next, nres, err := loadOverlay(confDir, ov, src.Name())
+	next, nres, err := loadOverlay[C](confDir, ov, src.Name())
 	if err != nil {
 		_ = src.Close()
 		return nil, nil, nil, "", err
@@ -62,7 +50,7 @@ func withEtcd(ctx context.Context, confDir string, cfg *app.Config, res *config.
 // change in etcd (when src is set) and whenever a config file's mtime
 // changes (checked every 2s). A config that fails to load or validate is
 // rejected with a log line and the one in force stays.
-func watchConfig(rt *wings.Runtime, confDir, env string, src *config.EtcdSource) {
+func watchConfig[C any, P Config[C]](rt *wings.Runtime, confDir, env string, src *config.EtcdSource) {
 	ctx := rt.Context()
 	r := wings.NewReloader(rt)
 	var mu sync.Mutex
@@ -79,11 +67,11 @@ func watchConfig(rt *wings.Runtime, confDir, env string, src *config.EtcdSource)
 	// of the process: it runs on a watcher goroutine.
 	reload := func(source string, ov map[string]any) bool {
 		err := recovery.Do(func() error {
-			next, _, err := loadOverlay(confDir, ov, name)
+			next, _, err := loadOverlay[C](confDir, ov, name)
 			if err != nil {
 				return err
 			}
-			r.Apply(source, &next.Config)
+			r.Apply(source, P(next).Base())
 			return nil
 		})
 		if err != nil {

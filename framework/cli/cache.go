@@ -1,4 +1,4 @@
-package main
+package cli
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newCacheCmd() *cobra.Command {
+func newCacheCmd[C any, P Config[C]]() *cobra.Command {
 	cmd := &cobra.Command{Use: "cache", Short: "Operate the response and data cache"}
 	var confDir, server string
 	purge := &cobra.Command{
@@ -29,16 +29,17 @@ The server is --server, else http://<server.addr> from the config; the
 bearer token is admin.token, i.e. WINGS_ADMIN__TOKEN.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, _, err := loadConfig(confDir)
+			cfg, _, err := LoadConfig[C](confDir)
 			if err != nil {
 				return err
 			}
-			token := cfg.Admin.Token.Reveal()
+			base := P(cfg).Base()
+			token := base.Admin.Token.Reveal()
 			if token == "" {
 				return fmt.Errorf("admin.token is not set: export WINGS_ADMIN__TOKEN (the server's token)")
 			}
 			if server == "" {
-				server = "http://" + cfg.Server.Addr
+				server = "http://" + base.Server.Addr
 			}
 			body, _ := json.Marshal(map[string]string{"target": args[0]})
 			req, err := http.NewRequestWithContext(cmd.Context(), http.MethodPost,
@@ -61,7 +62,7 @@ bearer token is admin.token, i.e. WINGS_ADMIN__TOKEN.`,
 			return nil
 		},
 	}
-	purge.Flags().StringVar(&confDir, "conf", "conf", "config directory")
+	confFlag(purge, &confDir)
 	purge.Flags().StringVar(&server, "server", "", "base URL of a running server (default http://<server.addr>)")
 	cmd.AddCommand(purge)
 	return cmd

@@ -1,13 +1,12 @@
-package main
+package cli
 
 import (
 	"github.com/spf13/cobra"
 
-	"github.com/wings-bff/wings/app"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
-func newRoutesCmd() *cobra.Command {
+func newRoutesCmd[C any, P Config[C]](routes func(*C) []wings.Route) *cobra.Command {
 	var confDir string
 	cmd := &cobra.Command{
 		Use:   "routes",
@@ -18,15 +17,13 @@ WINGS_* variables, as for serve). Nothing is started and no upstream,
 Redis or ClickHouse is contacted.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, _, err := loadConfig(confDir)
+			cfg, _, err := LoadConfig[C](confDir)
 			if err != nil {
 				return err
 			}
-			// Method values on nil controllers are fine: only names are read.
-			routes := app.Routes(&app.Container{})
-			return wings.WriteRouteTable(cmd.OutOrStdout(), wings.DescribeRoutes(&cfg.Config, routes))
+			return wings.WriteRouteTable(cmd.OutOrStdout(), wings.DescribeRoutes(P(cfg).Base(), routes(cfg)))
 		},
 	}
-	cmd.Flags().StringVar(&confDir, "conf", "conf", "config directory")
+	confFlag(cmd, &confDir)
 	return cmd
 }
