@@ -264,6 +264,7 @@ type serverStats struct {
 	initialQueries, initialRead, initialMs uint64
 	secondaryQueries, secondaryRead        uint64
 	secondarySent, secondaryElapsedMs      uint64
+	secondarySentBytes                     uint64
 }
 
 // queryLog sums the queries that started in [from, to] on one server.
@@ -275,10 +276,11 @@ func queryLog(ctx context.Context, c *chclient.Client, from, to time.Time) serve
 		Queries uint64 `ch:"queries"`
 		Read    uint64 `ch:"read"`
 		Sent    uint64 `ch:"sent"`
+		Bytes   uint64 `ch:"bytes"`
 		Ms      uint64 `ch:"ms"`
 	}
 	// type 2 is QueryFinish (UInt8 on 18.16, Enum8 later).
-	must(c.Select(ctx, &rows, `SELECT is_initial_query, count() AS queries, sum(read_rows) AS read, sum(result_rows) AS sent, sum(query_duration_ms) AS ms
+	must(c.Select(ctx, &rows, `SELECT is_initial_query, count() AS queries, sum(read_rows) AS read, sum(result_rows) AS sent, sum(result_bytes) AS bytes, sum(query_duration_ms) AS ms
 FROM system.query_log WHERE type = 2 AND query_start_time >= toDateTime(?) AND query_start_time <= toDateTime(?)
 GROUP BY is_initial_query`, uint32(from.Unix()), uint32(to.Unix())))
 	var s serverStats
@@ -287,6 +289,7 @@ GROUP BY is_initial_query`, uint32(from.Unix()), uint32(to.Unix())))
 			s.initialQueries, s.initialRead, s.initialMs = r.Queries, r.Read, r.Ms
 		} else {
 			s.secondaryQueries, s.secondaryRead, s.secondarySent, s.secondaryElapsedMs = r.Queries, r.Read, r.Sent, r.Ms
+			s.secondarySentBytes = r.Bytes
 		}
 	}
 	return s
@@ -299,7 +302,7 @@ type shardStats struct {
 	// sent and elapsedMs come from the shard's secondary queries only: a
 	// shard the initiator reads in its own process (prefer_localhost_replica)
 	// logs no query of its own.
-	sent, elapsedMs, queries uint64
+	sent, sentBytes, elapsedMs, queries uint64
 }
 
 // shardWork splits the rows read among the shards. The initiator's logged
@@ -318,6 +321,7 @@ func shardWork(stats []serverStats, shardOf []int) []shardStats {
 		}
 		ss.read += s.secondaryRead
 		ss.sent += s.secondarySent
+		ss.sentBytes += s.secondarySentBytes
 		ss.elapsedMs += s.secondaryElapsedMs
 		ss.queries += s.secondaryQueries
 		secondary += s.secondaryRead
@@ -364,14 +368,14 @@ func printTable(results []result) {
 	fmt.Println("per call, from system.query_log: rows each shard read; rows a shard sent the initiator and its server time (secondary queries);")
 	fmt.Println("server time of the call's queries on the single node and on the initiator (which waits for the shards and merges)")
 	fmt.Println()
-	fmt.Println("| question | 1 node read | shard | shard read | share of 1 node | sent to initiator | shard ms | 1 node ms | initiator ms |")
+	fmt.Println("| question | 1 node read | shard | shard read | share of 1 node | sent to initiator (rows, bytes) | shard ms | 1 node ms | initiator ms |")
 	fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 	for _, r := range results {
 		per := func(v uint64) uint64 { return v / max(1, r.calls) }
 		for _, s := range r.shards {
 			sent, ms := "(in the initiator)", "-"
 			if s.queries > 0 {
-				sent = fmt.Sprint(per(s.sent))
+				sent = fmt.Sprintf("%d, %d", per(s.sent), per(s.sentBytes))
 				ms = fmt.Sprintf("%.1f", float64(s.elapsedMs)/float64(s.queries))
 			}
 			fmt.Printf("| %s | %d | %02d | %d | %.2f | %s | %s | %.1f | %.1f |\n", r.q.key, per(r.single.initialRead), s.shard, per(s.read),

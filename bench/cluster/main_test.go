@@ -12,13 +12,13 @@ func TestShardWork(t *testing.T) {
 	stats := []serverStats{
 		{initialQueries: 1, initialRead: 1862078},
 		{},
-		{secondaryQueries: 1, secondaryRead: 895449, secondarySent: 1, secondaryElapsedMs: 93},
+		{secondaryQueries: 1, secondaryRead: 895449, secondarySent: 1, secondarySentBytes: 8, secondaryElapsedMs: 93},
 		{},
 	}
 	got := shardWork(stats, []int{1, 1, 2, 2})
 	want := []shardStats{
 		{shard: 1, read: 966629},
-		{shard: 2, read: 895449, sent: 1, elapsedMs: 93, queries: 1},
+		{shard: 2, read: 895449, sent: 1, sentBytes: 8, elapsedMs: 93, queries: 1},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("got %d shards; want %d", len(got), len(want))
