@@ -40,7 +40,7 @@ bench-analytics: ## dashboards on >=30M ClickHouse rows: uncached, cached, naive
 	scripts/bench-analytics.sh
 
 .PHONY: bench-cluster
-bench-cluster: ## the dashboards on a 2-shard ClickHouse vs one node, same events: p50/p99, rows per shard (~7 min; not in make test)
+bench-cluster: ## the dashboards on a 2-shard ClickHouse vs one node, same events: p50/p99, rows per shard (~5 min; not in make test)
 	scripts/bench-cluster.sh
 
 bench: build ## hot-path micro-benchmarks and the end-to-end load comparison

@@ -18,7 +18,7 @@
 #      question) of each question on both, then rows per shard from
 #      system.query_log on every server.
 # Both are stopped (by PID) and their data removed at the end. About
-# 7 minutes on the 2-core machine; not part of make test.
+# 5 minutes on the 2-core machine; not part of make test.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
