@@ -298,7 +298,9 @@ func TestBodyLimit(t *testing.T) {
 		}
 	}))
 	defer ts.Close()
-	c := upstream.New("team", config.Upstream{BaseURL: ts.URL, Timeout: 5 * time.Second, MaxIdleConns: 2}, metrics.New("t", "t"), logging.Discard())
+	// A generous timeout: reading 33 MiB under -race on a loaded machine
+	// can take seconds, and a timeout would hide what the test checks.
+	c := upstream.New("team", config.Upstream{BaseURL: ts.URL, Timeout: 2 * time.Minute, MaxIdleConns: 2}, metrics.New("t", "t"), logging.Discard())
 	err := c.GetJSON(context.Background(), "/big", nil, nil)
 	if apperr.KindOf(err) != apperr.KindUpstream {
 		t.Fatalf("GetJSON of a %d MiB answer = %v; want an upstream error", upstream.MaxBodyBytes>>20+1, err)
