@@ -39,6 +39,10 @@ release: ## versioned tarball with the binary, conf/, deploy/ and deploy scripts
 bench-analytics: ## dashboards on >=30M ClickHouse rows: uncached, cached, naive raw (minutes; not in make test)
 	scripts/bench-analytics.sh
 
+.PHONY: bench-cluster
+bench-cluster: ## the dashboards on a 2-shard ClickHouse vs one node, same events: p50/p99, rows per shard (~5 min; not in make test)
+	scripts/bench-cluster.sh
+
 bench: build ## hot-path micro-benchmarks and the end-to-end load comparison
 	scripts/bench.sh
 

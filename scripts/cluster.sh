@@ -15,7 +15,7 @@
 #   nginx             127.0.0.1:29080 in front of the three Wings; idempotent
 #                     GETs move to the next instance on error, timeout, 502, 503
 # then migrates ON CLUSTER and loads demo events through the Distributed
-# table (DEMO_ROWS, default 200000, over 30 days). It installs missing Debian
+# table (DEMO_ROWS, default 200000, over 30 days; 0: none). It installs missing Debian
 # packages (scripts/deps.sh) and prints CLICKHOUSE_ADDRS=, REDIS_ADDRS= and,
 # last, WINGS_URL=.
 #
@@ -28,15 +28,20 @@
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-base=$root/.data/cluster
 bin=$root/bin/wings
 cluster=wings_cluster
-zk_port=29181
-ch_ports=(29100 29110 29120 29130)
-redis_ports=(29301 29302 29303 29304 29305 29306)
-wings_ports=(29501 29502 29503)
-mock_port=29590
-nginx_port=29080
+# CLUSTER_PORT_OFFSET moves every port (29xxx + offset) and the data folder
+# (.data/cluster-OFFSET), so a second cluster can run beside the default one.
+off=${CLUSTER_PORT_OFFSET:-0}
+[[ $off =~ ^[0-9]+$ ]] && [ "$off" -le 35000 ] || { echo "cluster.sh: CLUSTER_PORT_OFFSET must be an integer in 0..35000, got '$off'" >&2; exit 2; }
+base=$root/.data/cluster
+[ "$off" = 0 ] || base=$base-$off
+zk_port=$((29181 + off))
+ch_ports=($((29100 + off)) $((29110 + off)) $((29120 + off)) $((29130 + off)))
+redis_ports=($((29301 + off)) $((29302 + off)) $((29303 + off)) $((29304 + off)) $((29305 + off)) $((29306 + off)))
+wings_ports=($((29501 + off)) $((29502 + off)) $((29503 + off)))
+mock_port=$((29590 + off))
+nginx_port=$((29080 + off))
 
 die() { echo "cluster.sh: $*" >&2; exit 1; }
 
@@ -304,8 +309,10 @@ up() {
 	wait_for "Redis Cluster state ok" 30 bash -c "redis-cli -p ${redis_ports[0]} cluster info | grep -q 'cluster_state:ok'"
 	wings_env
 	(cd "$root" && "$bin" migrate >"$base/migrate.log" 2>&1) || { cat "$base/migrate.log" >&2; die "migrate failed"; }
-	(cd "$root" && "$bin" seed-events --if-empty --rows "${DEMO_ROWS:-200000}" --days 30 >"$base/seed.log" 2>&1) ||
-		{ cat "$base/seed.log" >&2; die "seed-events failed"; }
+	if [ "${DEMO_ROWS:-200000}" != 0 ]; then
+		(cd "$root" && "$bin" seed-events --if-empty --rows "${DEMO_ROWS:-200000}" --days 30 >"$base/seed.log" 2>&1) ||
+			{ cat "$base/seed.log" >&2; die "seed-events failed"; }
+	fi
 	spawn mock "$base/mock/server.log" "$bin" mock-upstream --addr "127.0.0.1:$mock_port"
 	for i in 1 2 3; do start_wings "$i"; done
 	start_nginx

@@ -34,10 +34,14 @@ import (
 	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/wings-bff/wings/framework/apperr"
 	"github.com/wings-bff/wings/framework/logging"
 	"github.com/wings-bff/wings/framework/recovery"
 	"github.com/wings-bff/wings/framework/reqctx"
+	"github.com/wings-bff/wings/framework/tracing"
 )
 
 // OptionalShare is the share of the group's remaining budget that optional
@@ -359,6 +363,13 @@ func (f *Future[T]) run() {
 		ctx, cancel = context.WithDeadline(ctx, g.optDeadline)
 		defer cancel()
 	}
+	// A traced optional or stale-ok call's failed attempt keeps its span
+	// open until the call is settled, to mark it degraded or stale.
+	var hold *tracing.Hold
+	if o.mode != ModeRequired && trace.SpanFromContext(ctx).IsRecording() {
+		ctx, hold = tracing.WithHold(ctx)
+		defer hold.Release()
+	}
 	// Code around the call (the stale store, the observer) may panic too:
 	// the call then fails with that panic.
 	defer func() {
@@ -388,6 +399,7 @@ func (f *Future[T]) run() {
 			var v T
 			if json.Unmarshal(b, &v) == nil {
 				g.record(&g.stale, name)
+				hold.Release(attribute.Bool("wings.stale", true))
 				g.obs.Stale(g.ctx, name, f.err)
 				f.val, f.err = v, nil
 				return
@@ -399,6 +411,7 @@ func (f *Future[T]) run() {
 	var zero T
 	f.val = zero
 	g.record(&g.degraded, name)
+	hold.Release(attribute.Bool("wings.degraded", true))
 	g.obs.Degraded(g.ctx, name, f.err)
 }
 

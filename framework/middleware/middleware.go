@@ -65,16 +65,22 @@ func RequestID(gen func() string) echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
 			req := c.Request()
-			id := req.Header.Get(HeaderRequestID)
-			if !validRequestID(id) {
-				id = gen()
-			}
-			c.Response().Header().Set(HeaderRequestID, id)
-			ctx, _ := reqctx.Begin(req.Context(), id)
+			ctx, _ := reqctx.Begin(req.Context(), requestID(c, gen))
 			c.SetRequest(req.WithContext(ctx))
 			return next(c)
 		}
 	}
+}
+
+// requestID is the request's id, the caller's X-Request-Id when valid or
+// else a new one, and sets it on the response.
+func requestID(c echo.Context, gen func() string) string {
+	id := c.Request().Header.Get(HeaderRequestID)
+	if !validRequestID(id) {
+		id = gen()
+	}
+	c.Response().Header().Set(HeaderRequestID, id)
+	return id
 }
 
 // validRequestID accepts 1 to 128 visible ASCII characters without quotes

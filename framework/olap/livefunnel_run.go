@@ -85,10 +85,10 @@ type FunnelStore struct {
 	f    LiveFunnel
 	ch   *chclient.Client
 	gate *cleanupGate
-	// quorum is the replicas per shard, read once on a cluster.
-	quorumOnce sync.Once
-	quorum     int
-	quorumErr  error
+	// quorum is the replicas per shard, read once on a cluster (0: not
+	// yet).
+	mu     sync.Mutex
+	quorum int
 	// now stamps ids, created_at and the cleanup's ages: the wall clock,
 	// whatever clock picks the cuts.
 	now func() time.Time
@@ -353,20 +353,22 @@ func (s *FunnelStore) writeCtx(ctx context.Context) (context.Context, context.Ca
 	return clickhouse.Context(ctx, clickhouse.WithSettings(set)), cancel, nil
 }
 
-// replicas returns the fewest replicas a shard of the cluster has.
+// replicas returns the fewest replicas a shard of the cluster has, read
+// once (a failed read is tried again on the next call).
 func (s *FunnelStore) replicas(ctx context.Context) (int, error) {
-	s.quorumOnce.Do(func() {
-		var n uint64
-		s.quorumErr = s.ch.Conn().QueryRow(ctx, `SELECT min(n) FROM (
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.quorum > 0 {
+		return s.quorum, nil
+	}
+	var n uint64
+	err := s.ch.Conn().QueryRow(ctx, `SELECT min(n) FROM (
   SELECT shard_num, count() AS n FROM system.clusters WHERE cluster = @cluster GROUP BY shard_num
 )`, clickhouse.Named("cluster", s.f.Cluster)).Scan(&n)
-		s.quorum = int(n)
-	})
-	if s.quorumErr != nil {
-		err := s.quorumErr
-		s.quorumOnce = sync.Once{}
+	if err != nil {
 		return 0, err
 	}
+	s.quorum = int(n)
 	return s.quorum, nil
 }
 

@@ -240,7 +240,7 @@ func (c *Client) get(ctx context.Context, path string, query url.Values) (body [
 	if shared {
 		c.m.UpstreamCoalesced.WithLabelValues(c.name).Inc()
 		if c.trace != nil && trace.SpanFromContext(ctx).IsRecording() {
-			c.markCoalesced(ctx, path)
+			c.markCoalesced(ctx, path, err)
 		}
 	}
 	// When this caller stopped waiting, err is ctx.Err() itself.
@@ -292,9 +292,10 @@ func (c *Client) attempt(ctx context.Context, path, u string, timeout time.Durat
 	var outcome string
 	var status int
 	if c.trace != nil && trace.SpanFromContext(ctx).IsRecording() { // an unsampled request gets no child spans
-		var span trace.Span
+		pctx := ctx
+		var span attemptSpan
 		ctx, span = c.startAttempt(ctx, path, n)
-		defer func() { endAttempt(span, status, outcome, err) }()
+		defer func() { c.endAttempt(pctx, span, status, outcome, err) }()
 	}
 	var done func(error)
 	if cb := c.brk.cb.Load(); cb != nil {

@@ -17,6 +17,7 @@ import (
 type tracer struct {
 	tr   trace.Tracer
 	prop propagation.TextMapPropagator
+	name string // the spans' name, "GET <upstream>" (bounded, unlike the path)
 }
 
 // SetTracing makes the client record a client span per attempt and send
@@ -27,47 +28,67 @@ func (c *Client) SetTracing(p *tracing.Provider) {
 		c.trace = nil
 		return
 	}
-	c.trace = &tracer{tr: p.Tracer("github.com/wings-bff/wings/framework/upstream"), prop: p.Propagator()}
+	c.trace = &tracer{tr: p.Tracer("github.com/wings-bff/wings/framework/upstream"), prop: p.Propagator(), name: "GET " + c.name}
 }
+
+// clientKind is the spans' kind option, made once: an option is an allocation.
+var clientKind = trace.WithSpanKind(trace.SpanKindClient)
 
 var breakerStates = [...]string{BreakerClosed: "closed", BreakerHalfOpen: "half_open", BreakerOpen: "open"}
 
-// startAttempt starts the client span of one attempt, named
-// "GET <upstream>" (bounded, unlike the path).
-func (c *Client) startAttempt(ctx context.Context, path string, attempt int) (context.Context, trace.Span) {
-	return c.trace.tr.Start(ctx, "GET "+c.name, trace.WithSpanKind(trace.SpanKindClient),
-		trace.WithAttributes(
-			attribute.String("wings.upstream", c.name),
-			attribute.String("url.path", path),
-			attribute.Int("wings.attempt", attempt+1),
-			attribute.Bool("wings.retry", attempt > 0),
-			attribute.String("wings.breaker", breakerStates[c.BreakerState()]),
-			attribute.Bool("wings.coalesced", false),
-		))
+// attemptSpan is the client span of one attempt. Its attributes are set
+// once, when it ends: each SetAttributes call grows the span's list.
+type attemptSpan struct {
+	span    trace.Span
+	path    string
+	attempt int
+	breaker string
 }
 
-// endAttempt records the attempt's outcome and ends its span.
-func endAttempt(span trace.Span, status int, outcome string, err error) {
+// startAttempt starts the client span of one attempt.
+func (c *Client) startAttempt(ctx context.Context, path string, attempt int) (context.Context, attemptSpan) {
+	ctx, span := c.trace.tr.Start(ctx, c.trace.name, clientKind)
+	return ctx, attemptSpan{span: span, path: path, attempt: attempt, breaker: breakerStates[c.BreakerState()]}
+}
+
+// endAttempt records the attempt's outcome and ends its span, or leaves a
+// failed attempt's span to the fan-out call that made it (tracing.Hold).
+func (c *Client) endAttempt(ctx context.Context, a attemptSpan, status int, outcome string, err error) {
+	attrs := make([]attribute.KeyValue, 0, 8)
+	attrs = append(attrs,
+		attribute.String("wings.upstream", c.name),
+		attribute.String("url.path", a.path),
+		attribute.Int("wings.attempt", a.attempt+1),
+		attribute.Bool("wings.retry", a.attempt > 0),
+		attribute.String("wings.breaker", a.breaker),
+		attribute.Bool("wings.coalesced", false),
+		attribute.String("wings.outcome", outcome),
+	)
 	if status != 0 {
-		span.SetAttributes(attribute.Int("http.response.status_code", status))
+		attrs = append(attrs, attribute.Int("http.response.status_code", status))
 	}
-	span.SetAttributes(attribute.String("wings.outcome", outcome))
-	if err != nil && outcome != OutcomeNotFound {
-		span.SetStatus(codes.Error, outcome)
+	a.span.SetAttributes(attrs...)
+	failed := err != nil && outcome != OutcomeNotFound
+	if failed {
+		a.span.SetStatus(codes.Error, outcome)
 	}
-	span.End()
+	tracing.EndSpan(ctx, a.span, failed)
 }
 
 // markCoalesced records, on a span of its own, that a caller shared an
-// identical call in flight instead of making one.
-func (c *Client) markCoalesced(ctx context.Context, path string) {
-	_, span := c.trace.tr.Start(ctx, "GET "+c.name, trace.WithSpanKind(trace.SpanKindClient),
+// identical call in flight instead of making one, and the shared call's
+// failure, if it failed.
+func (c *Client) markCoalesced(ctx context.Context, path string, err error) {
+	_, span := c.trace.tr.Start(ctx, c.trace.name, clientKind,
 		trace.WithAttributes(
 			attribute.String("wings.upstream", c.name),
 			attribute.String("url.path", path),
 			attribute.Bool("wings.coalesced", true),
 		))
-	span.End()
+	if err != nil {
+		span.SetStatus(codes.Error, "shared call failed")
+	}
+	tracing.EndSpan(ctx, span, err != nil)
 }
 
 // inject writes ctx's trace context into h.

@@ -228,11 +228,10 @@ func (rt *Runtime) newEcho(trusted []*net.IPNet) (*echo.Echo, echo.HandlerFunc) 
 	e.Logger.SetOutput(io.Discard) // we log through logrus only
 	e.HTTPErrorHandler = rt.handleError
 	e.IPExtractor = ipExtractor(trusted)
-	global := []echo.MiddlewareFunc{
-		middleware.RequestID(newIDGenerator()),
-	}
+	ids := newIDGenerator()
+	global := []echo.MiddlewareFunc{middleware.RequestID(ids)}
 	if rt.tracing.Enabled() {
-		global = append(global, middleware.Trace(rt.tracing))
+		global[0] = middleware.RequestIDTrace(ids, rt.tracing)
 	}
 	global = append(global,
 		middleware.Metrics(rt.metrics),

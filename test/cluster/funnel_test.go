@@ -132,6 +132,19 @@ func TestFunnelOnCluster(t *testing.T) {
 	check("snapshot + tail", home, model.FunnelWindow)
 	check("snapshot + tail", home[:2], model.FunnelWindow)
 
+	// The shards ran the per-user part of the tail themselves, joining
+	// their own part of the state: the second shard's first replica
+	// received it from the initiator.
+	chCount(t, "29120", "SYSTEM FLUSH LOGS")
+	if n := chCount(t, "29120", `SELECT count() FROM system.query_log WHERE type = 2 AND is_initial_query = 0
+  AND query LIKE '%ANY LEFT JOIN%' AND query LIKE '%FROM wings.funnel_state_%_local%' AND query LIKE '%GROUP BY user_id%'`); n == "0" {
+		t.Errorf("shard 02 ran no per-user join with its local funnel state")
+	}
+	if n := chCount(t, "29120", `SELECT count() FROM system.query_log WHERE type = 2 AND is_initial_query = 0
+  AND query LIKE '%windowFunnel(%' AND query LIKE '%funnel_events_local%'`); n == "0" {
+		t.Errorf("shard 02 ran no per-user windowFunnel over its funnel events")
+	}
+
 	// Every server has the state tables: each shard's part, replicated.
 	for _, port := range []string{"29100", "29110", "29120", "29130"} {
 		n := chCount(t, port, "SELECT count() FROM system.tables WHERE database = 'wings' AND name LIKE 'funnel_state_%_local'")
