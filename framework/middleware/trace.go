@@ -72,20 +72,20 @@ func traced(gen func() string, p *tracing.Provider) echo.MiddlewareFunc {
 			}
 			status := Status(c)
 			// One call: each SetAttributes grows the span's attribute slice.
-			attrs := make([]attribute.KeyValue, 0, 6)
-			attrs = append(attrs,
+			attrs := tracing.NewAttrs()
+			attrs.Add(
 				attribute.String("http.request.method", req.Method),
 				attribute.String("http.route", route),
 				attribute.String("url.path", req.URL.Path),
 				attribute.Int("http.response.status_code", status),
 			)
 			if in != nil {
-				attrs = append(attrs, attribute.String("wings.request_id", in.ID))
+				attrs.Add(attribute.String("wings.request_id", in.ID))
 			}
 			if k, ok := c.Get(KeyErrorKind).(string); ok {
-				attrs = append(attrs, attribute.String("wings.error_kind", k))
+				attrs.Add(attribute.String("wings.error_kind", k))
 			}
-			span.SetAttributes(attrs...)
+			attrs.SetOn(span)
 			if status >= 500 {
 				span.SetStatus(codes.Error, strconv.Itoa(status))
 			}
