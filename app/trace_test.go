@@ -3,6 +3,7 @@ package app_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -33,6 +34,11 @@ func TestVideoDetailSpanTree(t *testing.T) {
 	for _, name := range []string{"video", "album", "star"} {
 		ups = append(ups, testkit.Replay(t, name, "testdata/upstreams/"+name+".json"))
 	}
+	// Video and stars answer after 100 ms each: called side by side their
+	// spans overlap however the goroutines are scheduled; one after the
+	// other they cannot.
+	ups[0].Fail(testkit.Slow(100 * time.Millisecond))
+	ups[2].Fail(testkit.Slow(100 * time.Millisecond))
 	exp := tracetest.NewInMemoryExporter()
 	a := apptest.Start(t, func(rt *wings.Runtime) ([]wings.Route, error) {
 		c, err := app.NewContainer(rt, app.WithAnalytics(cfg.Analytics))

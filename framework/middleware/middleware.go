@@ -112,7 +112,8 @@ func Route(c echo.Context) string {
 const KeyUnmatched = "wings.unmatched"
 
 // Metrics records wings_http_requests_total, the latency histogram (with
-// the trace id as exemplar when the request's trace is sampled) and, for
+// the trace id of a sampled request as exemplar, at most one per series
+// every exemplarEvery) and, for
 // failures, wings_http_errors_total by error kind.
 func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 	var series metrics.Series[seriesKey, routeSeries]
@@ -133,10 +134,12 @@ func Metrics(m *metrics.Registry) echo.MiddlewareFunc {
 				s = series.Store(k, routeSeries{
 					requests: m.HTTPRequests.WithLabelValues(route, method, strconv.Itoa(status)),
 					duration: m.HTTPDuration.WithLabelValues(route, method),
+					exemplar: &exemplarGate{},
 				})
 			}
 			s.requests.Inc()
-			observe(c, s.duration, time.Since(start).Seconds())
+			end := time.Now()
+			observe(c, s.duration, s.exemplar, end.Sub(start).Seconds(), end.UnixNano())
 			if kind, ok := c.Get(KeyErrorKind).(string); ok {
 				m.HTTPErrors.WithLabelValues(route, kind).Inc()
 			}
@@ -155,6 +158,7 @@ type seriesKey struct {
 type routeSeries struct {
 	requests prometheus.Counter
 	duration prometheus.Observer
+	exemplar *exemplarGate
 }
 
 func sanitizeMethod(m string) string {

@@ -4,6 +4,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
@@ -71,20 +72,20 @@ func traced(gen func() string, p *tracing.Provider) echo.MiddlewareFunc {
 			}
 			status := Status(c)
 			// One call: each SetAttributes grows the span's attribute slice.
-			attrs := make([]attribute.KeyValue, 0, 6)
-			attrs = append(attrs,
+			attrs := tracing.NewAttrs()
+			attrs.Add(
 				attribute.String("http.request.method", req.Method),
 				attribute.String("http.route", route),
 				attribute.String("url.path", req.URL.Path),
 				attribute.Int("http.response.status_code", status),
 			)
 			if in != nil {
-				attrs = append(attrs, attribute.String("wings.request_id", in.ID))
+				attrs.Add(attribute.String("wings.request_id", in.ID))
 			}
 			if k, ok := c.Get(KeyErrorKind).(string); ok {
-				attrs = append(attrs, attribute.String("wings.error_kind", k))
+				attrs.Add(attribute.String("wings.error_kind", k))
 			}
-			span.SetAttributes(attrs...)
+			attrs.SetOn(span)
 			if status >= 500 {
 				span.SetStatus(codes.Error, strconv.Itoa(status))
 			}
@@ -136,11 +137,31 @@ func lenOf(m *map[[2]string]string) int {
 	return len(*m)
 }
 
+// exemplarEvery is how often a latency series takes a new exemplar. A
+// sampled request builds one (its trace id as a string, a label map and the
+// exemplar's own message) only when its series has had none for this long:
+// the exemplar stays a recent trace of that series, at a fixed cost per
+// series rather than per request.
+const exemplarEvery = 10 * time.Second
+
+// exemplarGate lets one exemplar through per exemplarEvery.
+type exemplarGate struct {
+	next atomic.Int64 // unix nanoseconds before which none is taken
+}
+
+// allow reports whether an observation at now (unix nanoseconds) takes
+// the exemplar; of racing callers, one does.
+func (g *exemplarGate) allow(now int64) bool {
+	n := g.next.Load()
+	return now >= n && g.next.CompareAndSwap(n, now+int64(exemplarEvery))
+}
+
 // observe records v, with the request's trace id as the exemplar when its
-// trace is sampled (so a latency bucket links to a trace that exists).
-func observe(c echo.Context, o prometheus.Observer, v float64) {
+// trace is sampled and g lets one through at now (so a latency bucket links
+// to a trace that exists).
+func observe(c echo.Context, o prometheus.Observer, g *exemplarGate, v float64, now int64) {
 	if sc := trace.SpanContextFromContext(c.Request().Context()); sc.IsSampled() {
-		if eo, ok := o.(prometheus.ExemplarObserver); ok {
+		if eo, ok := o.(prometheus.ExemplarObserver); ok && g.allow(now) {
 			eo.ObserveWithExemplar(v, prometheus.Labels{"trace_id": sc.TraceID().String()})
 			return
 		}

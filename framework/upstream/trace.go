@@ -54,23 +54,25 @@ func (c *Client) startAttempt(ctx context.Context, path string, attempt int) (co
 // endAttempt records the attempt's outcome and ends its span, or leaves a
 // failed attempt's span to the fan-out call that made it (tracing.Hold).
 func (c *Client) endAttempt(ctx context.Context, a attemptSpan, status int, outcome string, err error) {
-	attrs := make([]attribute.KeyValue, 0, 8)
-	attrs = append(attrs,
-		attribute.String("wings.upstream", c.name),
-		attribute.String("url.path", a.path),
-		attribute.Int("wings.attempt", a.attempt+1),
-		attribute.Bool("wings.retry", a.attempt > 0),
-		attribute.String("wings.breaker", a.breaker),
-		attribute.Bool("wings.coalesced", false),
-		attribute.String("wings.outcome", outcome),
-	)
-	if status != 0 {
-		attrs = append(attrs, attribute.Int("http.response.status_code", status))
-	}
-	a.span.SetAttributes(attrs...)
 	failed := err != nil && outcome != OutcomeNotFound
-	if failed {
-		a.span.SetStatus(codes.Error, outcome)
+	if a.span.IsRecording() { // not sampled: no attributes to build
+		attrs := tracing.NewAttrs()
+		attrs.Add(
+			attribute.String("wings.upstream", c.name),
+			attribute.String("url.path", a.path),
+			attribute.Int("wings.attempt", a.attempt+1),
+			attribute.Bool("wings.retry", a.attempt > 0),
+			attribute.String("wings.breaker", a.breaker),
+			attribute.Bool("wings.coalesced", false),
+			attribute.String("wings.outcome", outcome),
+		)
+		if status != 0 {
+			attrs.Add(attribute.Int("http.response.status_code", status))
+		}
+		attrs.SetOn(a.span)
+		if failed {
+			a.span.SetStatus(codes.Error, outcome)
+		}
 	}
 	tracing.EndSpan(ctx, a.span, failed)
 }
