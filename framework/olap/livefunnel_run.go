@@ -85,10 +85,10 @@ type FunnelStore struct {
 	f    LiveFunnel
 	ch   *chclient.Client
 	gate *cleanupGate
-	// quorum is the replicas per shard, read once on a cluster (0: not
-	// yet).
-	mu     sync.Mutex
-	quorum int
+	// quorum is the replicas per shard and shards the shards, read once
+	// on a cluster (0: not yet).
+	mu             sync.Mutex
+	quorum, shards int
 	// now stamps ids, created_at and the cleanup's ages: the wall clock,
 	// whatever clock picks the cuts.
 	now func() time.Time
@@ -361,15 +361,62 @@ func (s *FunnelStore) replicas(ctx context.Context) (int, error) {
 	if s.quorum > 0 {
 		return s.quorum, nil
 	}
-	var n uint64
-	err := s.ch.Conn().QueryRow(ctx, `SELECT min(n) FROM (
+	var n, shards uint64
+	err := s.ch.Conn().QueryRow(ctx, `SELECT min(n), count() FROM (
   SELECT shard_num, count() AS n FROM system.clusters WHERE cluster = @cluster GROUP BY shard_num
-)`, clickhouse.Named("cluster", s.f.Cluster)).Scan(&n)
+)`, clickhouse.Named("cluster", s.f.Cluster)).Scan(&n, &shards)
 	if err != nil {
 		return 0, err
 	}
-	s.quorum = int(n)
+	s.quorum, s.shards = int(n), int(shards)
 	return s.quorum, nil
+}
+
+// awaitQuorum waits, within ctx, until on every shard table's local table
+// has quorum active replicas (as ZooKeeper sees them). A replica becomes
+// active some time after its table is created ON CLUSTER or its server
+// restarts, and a quorum insert that starts meanwhile fails with
+// UNSATISFIED_QUORUM_FOR_WRITE, on one shard after others took their rows.
+// A single node, or a quorum of one, needs no wait. Call it after
+// writeCtx, which reads the quorum.
+func (s *FunnelStore) awaitQuorum(ctx context.Context, table string) error {
+	s.mu.Lock()
+	quorum, shards := s.quorum, s.shards
+	s.mu.Unlock()
+	if s.f.Cluster == "" || quorum < 2 {
+		return nil
+	}
+	// One row per shard, read without aggregating: ctx may carry
+	// distributed_group_by_no_merge, which would leave a count per shard.
+	q := "SELECT active_replicas FROM cluster('" + s.f.Cluster + "', system, replicas) WHERE database = @db AND table = @table"
+	for {
+		n, active := 0, -1
+		rows, err := s.ch.Conn().Query(ctx, q, clickhouse.Named("db", s.f.Database), clickhouse.Named("table", table+"_local"))
+		if err == nil {
+			for rows.Next() {
+				var a uint8
+				if err = rows.Scan(&a); err != nil {
+					break
+				}
+				if n++; active < 0 || int(a) < active {
+					active = int(a)
+				}
+			}
+			if err == nil {
+				err = rows.Err()
+			}
+			_ = rows.Close()
+		}
+		if err == nil && n == shards && active >= quorum {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("olap: %s_local: replicas not all active on every shard (%d of %d shards seen, fewest active %d, quorum %d; last error %v): %w",
+				table, n, shards, active, quorum, err, ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
 }
 
 // write writes the state rows of a new snapshot and its Join table.
@@ -389,6 +436,9 @@ func (s *FunnelStore) write(ctx context.Context, d FunnelDay, cut time.Time, pre
 		if err := s.ch.Conn().Exec(ctx, st); err != nil {
 			return err
 		}
+	}
+	if err := s.awaitQuorum(ctx, f.StateTable(state)); err != nil {
+		return err
 	}
 	if mode == "full" {
 		if err := s.complete(ctx, d); err != nil {
@@ -472,6 +522,9 @@ func (s *FunnelStore) insertSnapshot(ctx context.Context, d FunnelDay, sn *snaps
 		return err
 	}
 	defer cancel()
+	if err := s.awaitQuorum(ctx, s.f.Snapshots); err != nil {
+		return err
+	}
 	b, err := s.ch.Conn().PrepareBatch(ctx, "INSERT INTO "+s.f.Snapshots+" ("+s.f.Key+", day, snap, state, cut, rows_before, "+s.usersCols()+", lag, clean, created_at)")
 	if err != nil {
 		return err
