@@ -89,6 +89,8 @@ type FunnelStore struct {
 	// on a cluster (0: not yet).
 	mu             sync.Mutex
 	quorum, shards int
+	// backoff is the first wait before a write is tried again.
+	backoff time.Duration
 	// now stamps ids, created_at and the cleanup's ages: the wall clock,
 	// whatever clock picks the cuts.
 	now func() time.Time
@@ -100,7 +102,7 @@ func NewFunnelStore(f LiveFunnel, ch *chclient.Client) (*FunnelStore, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	return &FunnelStore{f: f, ch: ch, gate: &cleanupGate{}, now: time.Now}, nil
+	return &FunnelStore{f: f, ch: ch, gate: &cleanupGate{}, backoff: 500 * time.Millisecond, now: time.Now}, nil
 }
 
 // snapshot is one row of Snapshots, with the day's rows before its cut
@@ -317,8 +319,18 @@ func (s *FunnelStore) build(ctx context.Context, d FunnelDay, cut time.Time, pre
 	if run.Mode == "advance" {
 		snap.State, snap.Users = prev.State, prev.Users
 	} else {
-		snap.State = newFunnelID(s.now())
-		if err := s.write(ctx, d, cut, prev, snap.State, run.Mode); err != nil {
+		// Each attempt writes a new state table: a state that failed half
+		// written is never referenced (cleanup drops it), so trying again
+		// can never count a row twice.
+		err := s.retry(ctx, func() error {
+			snap.State = newFunnelID(s.now())
+			err := s.write(ctx, d, cut, prev, snap.State, run.Mode)
+			if err != nil && replicationTransient(err) {
+				s.dropState(ctx, snap.State)
+			}
+			return err
+		})
+		if err != nil {
 			return run, err
 		}
 		if snap.Users, err = s.users(ctx, snap.State); err != nil {
@@ -326,7 +338,11 @@ func (s *FunnelStore) build(ctx context.Context, d FunnelDay, cut time.Time, pre
 		}
 	}
 	snap.Snap = newFunnelID(s.now())
-	if err := s.insertSnapshot(ctx, d, &snap, s.now()); err != nil {
+	// The snapshot row is the same on every attempt, created_at too: a
+	// replicated table drops a block it already has (insert
+	// deduplication), and a duplicate row would read the same anyway.
+	created := s.now()
+	if err := s.retry(ctx, func() error { return s.insertSnapshot(ctx, d, &snap, created) }); err != nil {
 		return run, err
 	}
 	run.Users = snap.Users
@@ -416,6 +432,57 @@ func (s *FunnelStore) awaitQuorum(ctx context.Context, table string) error {
 				table, n, shards, active, quorum, err, ctx.Err())
 		case <-time.After(200 * time.Millisecond):
 		}
+	}
+}
+
+// funnelAttempts bounds the attempts at a write that failed for a
+// replication reason.
+const funnelAttempts = 4
+
+// replicationTransient reports whether err is a replicated write that
+// failed because a replica or ZooKeeper was briefly away: a quorum not
+// reached or of unknown outcome, a previous quorum not yet satisfied, a
+// replica read-only while its ZooKeeper session comes back.
+func replicationTransient(err error) bool {
+	var ex *clickhouse.Exception
+	if !errors.As(err, &ex) {
+		return false
+	}
+	switch ex.Code {
+	case 242, // TABLE_IS_READ_ONLY
+		285, // TOO_FEW_LIVE_REPLICAS
+		286, // UNSATISFIED_QUORUM_FOR_PREVIOUS_WRITE
+		319, // UNKNOWN_STATUS_OF_INSERT
+		999: // KEEPER_EXCEPTION
+		return true
+	}
+	return false
+}
+
+// retry runs op until it succeeds, fails for another reason than
+// replicationTransient, or funnelAttempts are spent, waiting a little
+// longer each time within ctx.
+func (s *FunnelStore) retry(ctx context.Context, op func() error) error {
+	wait := s.backoff
+	for attempt := 1; ; attempt++ {
+		err := op()
+		if err == nil || attempt == funnelAttempts || !replicationTransient(err) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(wait):
+		}
+		wait *= 2
+	}
+}
+
+// dropState drops state's tables at once (best effort; cleanup drops
+// them later otherwise).
+func (s *FunnelStore) dropState(ctx context.Context, state uint64) {
+	for _, t := range s.f.StateTables(state) {
+		_ = s.ch.Exec(ctx, s.f.DropSQL(t))
 	}
 }
 
@@ -620,8 +687,6 @@ FROM ` + f.Snapshots + ` WHERE day >= toDate(@since) - 7 GROUP BY state`
 	}
 	for id := range drop {
 		// The names are rebuilt from the number, not taken as read.
-		for _, t := range f.StateTables(id) {
-			_ = s.ch.Exec(ctx, f.DropSQL(t))
-		}
+		s.dropState(ctx, id)
 	}
 }

@@ -1,12 +1,17 @@
 package olap
 
 import (
+	"context"
+	"errors"
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ClickHouse/clickhouse-go/v2"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -203,5 +208,43 @@ func TestPerShard(t *testing.T) {
 	}
 	if got, want := PerShard("c"), "\nSETTINGS distributed_group_by_no_merge = 1"; got != want {
 		t.Errorf("PerShard on a cluster = %q; want %q", got, want)
+	}
+}
+
+// TestFunnelStoreRetry: a write that failed for a replication reason is
+// tried again, up to funnelAttempts; any other error is returned at once.
+func TestFunnelStoreRetry(t *testing.T) {
+	s := &FunnelStore{backoff: time.Millisecond}
+	reset := errors.New("read: connection reset")
+	quorum := &clickhouse.Exception{Code: 319, Message: "Replica become inactive while waiting for quorum"}
+	syntax := &clickhouse.Exception{Code: 62, Message: "Syntax error"}
+	for _, tc := range []struct {
+		name  string
+		errs  []error
+		calls int
+		want  error
+	}{
+		{"transient then ok", []error{quorum, fmt.Errorf("wrapped: %w", &clickhouse.Exception{Code: 286}), nil}, 3, nil},
+		{"not transient", []error{syntax, nil}, 1, syntax},
+		{"network error", []error{reset, nil}, 1, reset},
+		{"always transient", []error{quorum, quorum, quorum, quorum, quorum}, funnelAttempts, quorum},
+	} {
+		calls := 0
+		err := s.retry(context.Background(), func() error {
+			calls++
+			return tc.errs[calls-1]
+		})
+		if calls != tc.calls {
+			t.Errorf("%s: %d calls; want %d", tc.name, calls, tc.calls)
+		}
+		if !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v; want %v", tc.name, err, tc.want)
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	calls := 0
+	if err := s.retry(ctx, func() error { calls++; return quorum }); !errors.Is(err, quorum) || calls != 1 {
+		t.Errorf("canceled: %d calls, %v; want 1 call and the quorum error", calls, err)
 	}
 }
