@@ -155,6 +155,7 @@ ch_config() {
 		    <profiles><default>
 		        <max_memory_usage>2000000000</max_memory_usage>
 		        <load_balancing>in_order</load_balancing>
+		        <prefer_localhost_replica>0</prefer_localhost_replica>
 		        <log_queries>1</log_queries>
 		        <connect_timeout_with_failover_ms>200</connect_timeout_with_failover_ms>
 		    </default></profiles>
