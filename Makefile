@@ -27,7 +27,7 @@ test-unit:
 test-integration: build
 	$(GO) test -race -count=1 ./test/...
 
-test-cluster: build ## failover tests on a local 2x2 ClickHouse, Redis Cluster and 3 Wings behind nginx (scripts/cluster.sh; ~5 min; not in CI yet)
+test-cluster: build ## failover tests on a local 2x2 ClickHouse, Redis Cluster and 3 Wings behind nginx (scripts/cluster.sh; ~5 min; .ci/run runs it after make test)
 	scripts/cluster.sh up && WINGS_CLUSTER_TEST=1 $(GO) test -race -count=1 -v ./test/cluster/; rc=$$?; scripts/cluster.sh down; exit $$rc
 
 chaos: build ## chaos soak: steady load while Redis, ClickHouse, upstreams, etcd and the server misbehave (8 min; table per phase)
