@@ -13,11 +13,14 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# free_port prints a loopback port nobody listens on.
+# free_port prints a loopback port nobody listens on, from 21000-28999:
+# below the kernel's ephemeral range (32768-60999 here), so an outgoing
+# connection of the load cannot take it before the server binds it, and
+# apart from the clusters' 29xxx/30xxx.
 free_port() {
 	local p
 	for _ in $(seq 1 50); do
-		p=$((20000 + RANDOM % 20000))
+		p=$((21000 + RANDOM % 8000))
 		if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
 			echo "$p"
 			return
