@@ -85,6 +85,7 @@ type result struct {
 	p50, p99 time.Duration
 	firstErr string
 	cpu      time.Duration // CPU time the target's process used, when known
+	ucpu     time.Duration // the user-space part of cpu
 }
 
 // cpuPerReq is the target process's CPU time per request, or 0.
@@ -95,28 +96,36 @@ func (r result) cpuPerReq() float64 {
 	return float64(r.cpu.Microseconds()) / float64(r.n)
 }
 
-// procCPU returns the user+system CPU time of a process from
-// /proc/PID/stat (Linux), or false.
-func procCPU(pid int) (time.Duration, bool) {
+// userPerReq is the user-space part of cpuPerReq.
+func (r result) userPerReq() float64 {
+	if r.n == 0 {
+		return 0
+	}
+	return float64(r.ucpu.Microseconds()) / float64(r.n)
+}
+
+// procCPU returns the user+system CPU time of a process, and its user
+// part, from /proc/PID/stat (Linux), or false.
+func procCPU(pid int) (total, user time.Duration, ok bool) {
 	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
 	if err != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	i := bytes.LastIndexByte(b, ')') // the command name may hold spaces
 	if i < 0 {
-		return 0, false
+		return 0, 0, false
 	}
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 { // utime and stime are fields 14 and 15 of the line
-		return 0, false
+		return 0, 0, false
 	}
 	ut, err1 := strconv.ParseInt(f[11], 10, 64)
 	st, err2 := strconv.ParseInt(f[12], 10, 64)
 	if err1 != nil || err2 != nil {
-		return 0, false
+		return 0, 0, false
 	}
 	const ticks = 100 // USER_HZ on Linux
-	return time.Duration(ut+st) * time.Second / ticks, true
+	return time.Duration(ut+st) * time.Second / ticks, time.Duration(ut) * time.Second / ticks, true
 }
 
 func (r result) rps() float64 { return float64(r.n) / r.elapsed.Seconds() }
@@ -350,10 +359,10 @@ func main() {
 	failed := false
 	for r := 0; r < *rounds; r++ {
 		for i, t := range ts {
-			cpu0, cpuOK := procCPU(t.pid)
+			cpu0, u0, cpuOK := procCPU(t.pid)
 			x := run(cfg, t.url)
-			if cpu1, ok := procCPU(t.pid); ok && cpuOK {
-				x.cpu = cpu1 - cpu0
+			if cpu1, u1, ok := procCPU(t.pid); ok && cpuOK {
+				x.cpu, x.ucpu = cpu1-cpu0, u1-u0
 			}
 			res[i] = append(res[i], x)
 			fmt.Printf("round %d  %-12s %8.0f req/s  p50 %6.2f ms  p99 %6.2f ms  errors %d/%d  server CPU %.0f µs/req\n",
@@ -381,8 +390,42 @@ func main() {
 		cpu := median(res[i], result.cpuPerReq)
 		fmt.Printf("| %-12s | %8.0f | %8.2f | %8.2f | %6d | %13.0f | %9.2fx |\n", t.name, rps, p50, p99, errs, cpu, rps/base)
 	}
+	printPairedRatios(ts, res)
 	if failed {
 		fmt.Fprintln(os.Stderr, "loadgen: a round had no successful requests or more than 1% errors")
 		os.Exit(1)
 	}
+}
+
+// printPairedRatios prints, for each target with CPU figures, the median
+// over rounds of its CPU per request divided by the baseline's (the last
+// target) in the same round, total and user-space: a pair of rounds run
+// back to back shares the machine's state, so the ratio moves less than
+// the ratio of the two medians. One line per target:
+//
+//	cpu-ratio NAME total 1.034 user 1.021
+func printPairedRatios(ts []target, res [][]result) {
+	base := res[len(ts)-1]
+	for i, t := range ts[:len(ts)-1] {
+		var tot, usr []float64
+		for r := range res[i] {
+			if r < len(base) && base[r].cpuPerReq() > 0 && res[i][r].cpuPerReq() > 0 {
+				tot = append(tot, res[i][r].cpuPerReq()/base[r].cpuPerReq())
+			}
+			if r < len(base) && base[r].userPerReq() > 0 && res[i][r].userPerReq() > 0 {
+				usr = append(usr, res[i][r].userPerReq()/base[r].userPerReq())
+			}
+		}
+		if len(tot) > 0 && len(usr) > 0 {
+			fmt.Printf("cpu-ratio %s total %.3f user %.3f\n", t.name, medianOf(tot), medianOf(usr))
+		}
+	}
+}
+
+func medianOf(v []float64) float64 {
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }

@@ -307,6 +307,33 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		return t.base.RoundTrip(req)
 	}
 	r := req.Clone(req.Context()) // a RoundTripper must not change its request
-	t.prop.Inject(r.Context(), propagation.HeaderCarrier(r.Header))
+	t.prop.Inject(r.Context(), HeaderCarrier(r.Header))
 	return t.base.RoundTrip(r)
 }
+
+// HeaderCarrier is propagation.HeaderCarrier for writing: the W3C keys
+// (traceparent, tracestate, baggage) go in under their canonical names
+// without http.Header.Set canonicalising them again, which allocated the
+// key on every upstream call.
+type HeaderCarrier http.Header
+
+// Get returns the value of key.
+func (h HeaderCarrier) Get(key string) string { return http.Header(h).Get(key) }
+
+// Set sets key to value.
+func (h HeaderCarrier) Set(key, value string) {
+	switch key {
+	case "traceparent":
+		key = "Traceparent"
+	case "tracestate":
+		key = "Tracestate"
+	case "baggage":
+		key = "Baggage"
+	default:
+		key = http.CanonicalHeaderKey(key)
+	}
+	h[key] = []string{value}
+}
+
+// Keys lists the keys of the carrier.
+func (h HeaderCarrier) Keys() []string { return propagation.HeaderCarrier(h).Keys() }

@@ -96,6 +96,6 @@ func (c *Client) markCoalesced(ctx context.Context, path string, err error) {
 // inject writes ctx's trace context into h.
 func (c *Client) inject(ctx context.Context, h http.Header) {
 	if c.trace != nil {
-		c.trace.prop.Inject(ctx, propagation.HeaderCarrier(h))
+		c.trace.prop.Inject(ctx, tracing.HeaderCarrier(h))
 	}
 }
