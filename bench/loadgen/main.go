@@ -295,7 +295,7 @@ func main() {
 	conc := flag.Int("c", 32, "concurrent connections (closed loop)")
 	n := flag.Int("n", 200000, "maximum requests per round")
 	d := flag.Duration("d", 8*time.Second, "maximum duration of a round")
-	rounds := flag.Int("rounds", 3, "rounds per target, alternating; the table shows the median")
+	rounds := flag.Int("rounds", 3, "rounds per target, alternating (each round starting with the next target); the table shows the median")
 	warmup := flag.Duration("warmup", 2*time.Second, "untimed load per target before the rounds")
 	idRange := flag.String("ids", "1-1000", "id range lo-hi cycled over")
 	wait := flag.Duration("wait", 15*time.Second, "how long to wait for the targets to answer 200")
@@ -358,7 +358,11 @@ func main() {
 	res := make([][]result, len(ts))
 	failed := false
 	for r := 0; r < *rounds; r++ {
-		for i, t := range ts {
+		// Each round starts with the next target, so that none is always
+		// first (or always right after the same other one).
+		for k := range ts {
+			i := (k + r) % len(ts)
+			t := ts[i]
 			cpu0, u0, cpuOK := procCPU(t.pid)
 			x := run(cfg, t.url)
 			if cpu1, u1, ok := procCPU(t.pid); ok && cpuOK {
