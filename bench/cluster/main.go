@@ -23,6 +23,7 @@ import (
 	"github.com/wings-bff/wings/app/service"
 	"github.com/wings-bff/wings/framework/chclient"
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/testkit"
 )
 
 func main() {
@@ -417,39 +418,7 @@ func sameJSON(a, b any) bool {
 			return false
 		}
 	}
-	return approxEqual(x, y)
-}
-
-func approxEqual(x, y any) bool {
-	switch xv := x.(type) {
-	case map[string]any:
-		yv, ok := y.(map[string]any)
-		if !ok || len(xv) != len(yv) {
-			return false
-		}
-		for k, v := range xv {
-			if w, ok := yv[k]; !ok || !approxEqual(v, w) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		yv, ok := y.([]any)
-		if !ok || len(xv) != len(yv) {
-			return false
-		}
-		for i := range xv {
-			if !approxEqual(xv[i], yv[i]) {
-				return false
-			}
-		}
-		return true
-	case float64:
-		yv, ok := y.(float64)
-		return ok && (xv == yv || math.Abs(xv-yv) <= 1e-9*math.Max(math.Abs(xv), math.Abs(yv)))
-	default:
-		return x == y
-	}
+	return testkit.SameJSON(x, y, 1e-9)
 }
 
 // shardSplit prints rows per shard as "01: n, 02: m".

@@ -346,35 +346,15 @@ func (e *encoder) anyValue(f protowire.Number, v attribute.Value) {
 		e.b = protowire.AppendTag(e.b, fAnyBytes, protowire.BytesType)
 		e.b = protowire.AppendBytes(e.b, v.AsByteSlice())
 	case attribute.BOOLSLICE:
-		a := e.open(fAnyArray)
-		for _, x := range v.AsBoolSlice() {
-			e.anyValue(fListValues, attribute.BoolValue(x))
-		}
-		e.close(a)
+		array(e, v.AsBoolSlice(), attribute.BoolValue)
 	case attribute.INT64SLICE:
-		a := e.open(fAnyArray)
-		for _, x := range v.AsInt64Slice() {
-			e.anyValue(fListValues, attribute.Int64Value(x))
-		}
-		e.close(a)
+		array(e, v.AsInt64Slice(), attribute.Int64Value)
 	case attribute.FLOAT64SLICE:
-		a := e.open(fAnyArray)
-		for _, x := range v.AsFloat64Slice() {
-			e.anyValue(fListValues, attribute.Float64Value(x))
-		}
-		e.close(a)
+		array(e, v.AsFloat64Slice(), attribute.Float64Value)
 	case attribute.STRINGSLICE:
-		a := e.open(fAnyArray)
-		for _, x := range v.AsStringSlice() {
-			e.anyValue(fListValues, attribute.StringValue(x))
-		}
-		e.close(a)
+		array(e, v.AsStringSlice(), attribute.StringValue)
 	case attribute.SLICE:
-		a := e.open(fAnyArray)
-		for _, x := range v.AsSlice() {
-			e.anyValue(fListValues, x)
-		}
-		e.close(a)
+		array(e, v.AsSlice(), func(x attribute.Value) attribute.Value { return x })
 	case attribute.MAP:
 		a := e.open(fAnyKVList)
 		for _, kv := range v.AsMap() {
@@ -387,6 +367,15 @@ func (e *encoder) anyValue(f protowire.Number, v attribute.Value) {
 		e.b = protowire.AppendString(e.b, "INVALID")
 	}
 	e.close(m)
+}
+
+// array writes xs as an AnyValue's ArrayValue.
+func array[T any](e *encoder, xs []T, value func(T) attribute.Value) {
+	a := e.open(fAnyArray)
+	for _, x := range xs {
+		e.anyValue(fListValues, value(x))
+	}
+	e.close(a)
 }
 
 // spanKind is kind's OTLP number (the same numbering: unspecified 0,

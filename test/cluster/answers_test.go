@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"math"
 	"net/http"
 	"os"
 	"os/exec"
@@ -15,6 +14,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/wings-bff/wings/framework/testkit"
 )
 
 // The single-node side of TestSameAnswers, on ports of the cluster's range
@@ -232,49 +233,7 @@ func normalize(b []byte) (any, error) {
 // the order of its additions, which differs between shards and one server
 // (and on one server between part merges) in the last bits; the answer
 // rounds it to 10 decimals, so one such bit can move its last digit.
-func sameJSON(a, b any) bool {
-	switch x := a.(type) {
-	case map[string]any:
-		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !sameJSON(v, w) {
-				return false
-			}
-		}
-		return true
-	case []any:
-		y, ok := b.([]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for i := range x {
-			if !sameJSON(x[i], y[i]) {
-				return false
-			}
-		}
-		return true
-	case json.Number:
-		y, ok := b.(json.Number)
-		if !ok {
-			return false
-		}
-		if x == y {
-			return true
-		}
-		if !strings.ContainsAny(string(x)+string(y), ".eE") {
-			return false
-		}
-		f, err1 := x.Float64()
-		g, err2 := y.Float64()
-		return err1 == nil && err2 == nil && math.Abs(f-g) <= 1e-9*math.Max(math.Abs(f), math.Abs(g))
-	default:
-		return a == b
-	}
-}
+func sameJSON(a, b any) bool { return testkit.SameJSON(a, b, 1e-9) }
 
 // answerPaths are the dashboard requests compared: every endpoint, home
 // and other parameters, each kind of source (precomputed home payload,
