@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/trace"
 
+	"github.com/wings-bff/wings/framework/tracing"
 	"github.com/wings-bff/wings/framework/wings"
 )
 
@@ -24,6 +25,9 @@ func tracer(rt *wings.Runtime) trace.Tracer {
 // returns the function that records its result (hit, stale, miss, error)
 // and ends it.
 func (c *Cache) startLookup(ctx context.Context, ikey string) (context.Context, func(Result, error)) {
+	if tracing.Unsampled(ctx) {
+		return ctx, func(Result, error) {} // under a request that is not sampled
+	}
 	ns := "data"
 	if strings.HasPrefix(ikey, "r:") {
 		ns = "response"

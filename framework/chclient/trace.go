@@ -27,7 +27,7 @@ func (c *Client) SetTracing(p *tracing.Provider) {
 // function records the outcome and ends it. ctx asks the server for
 // progress packets, whose row counts add up to the rows read.
 func (c *Client) startQuery(ctx context.Context, query string) (context.Context, func(error)) {
-	if c.tr == nil || !trace.SpanFromContext(ctx).IsRecording() && trace.SpanContextFromContext(ctx).IsValid() {
+	if c.tr == nil || tracing.Unsampled(ctx) {
 		return ctx, func(error) {} // off, or under a request that is not sampled
 	}
 	class := ClassOf(ctx)

@@ -337,3 +337,12 @@ func (h HeaderCarrier) Set(key, value string) {
 
 // Keys lists the keys of the carrier.
 func (h HeaderCarrier) Keys() []string { return propagation.HeaderCarrier(h).Keys() }
+
+// Unsampled reports whether ctx holds a span context that is valid but
+// not sampled: a request that is traced but not recorded. A child span of
+// it would be dropped too (parent-based sampling), so instrumentation skips
+// starting one, and what it passes on (traceparent) is the parent's.
+func Unsampled(ctx context.Context) bool {
+	sc := trace.SpanContextFromContext(ctx)
+	return sc.IsValid() && !sc.IsSampled()
+}

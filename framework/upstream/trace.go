@@ -31,6 +31,10 @@ func (c *Client) SetTracing(p *tracing.Provider) {
 	c.trace = &tracer{tr: p.Tracer("github.com/wings-bff/wings/framework/upstream"), prop: p.Propagator(), name: "GET " + c.name}
 }
 
+// noSpan stands for the attempt span not started under a request that is
+// not sampled: ending it does nothing.
+var noSpan = trace.SpanFromContext(context.Background())
+
 // clientKind is the spans' kind option, made once: an option is an allocation.
 var clientKind = trace.WithSpanKind(trace.SpanKindClient)
 
@@ -46,7 +50,12 @@ type attemptSpan struct {
 }
 
 // startAttempt starts the client span of one attempt.
+// Under a request that is not sampled it starts none: the upstream gets
+// the request's own traceparent (not sampled either).
 func (c *Client) startAttempt(ctx context.Context, path string, attempt int) (context.Context, attemptSpan) {
+	if tracing.Unsampled(ctx) {
+		return ctx, attemptSpan{span: noSpan}
+	}
 	ctx, span := c.trace.tr.Start(ctx, c.trace.name, clientKind)
 	return ctx, attemptSpan{span: span, path: path, attempt: attempt, breaker: breakerStates[c.BreakerState()]}
 }
@@ -81,6 +90,9 @@ func (c *Client) endAttempt(ctx context.Context, a attemptSpan, status int, outc
 // identical call in flight instead of making one, and the shared call's
 // failure, if it failed.
 func (c *Client) markCoalesced(ctx context.Context, path string, err error) {
+	if tracing.Unsampled(ctx) {
+		return
+	}
 	_, span := c.trace.tr.Start(ctx, c.trace.name, clientKind,
 		trace.WithAttributes(
 			attribute.String("wings.upstream", c.name),
