@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.opentelemetry.io/otel/codes"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
@@ -21,7 +22,9 @@ const traceCHPort = "19560"
 // (in-memory exporter): each is a client span "clickhouse <class>" under
 // the caller's span, with the query class, the statement's operation and
 // the rows the server read (from its progress reports); a failing query's
-// span has status error.
+// span has status error. The query metrics are on too, as in a served
+// Wings: both see the rows read (one progress callback feeds both), and a
+// query through Conn() is traced as well.
 func TestClickHouseQuerySpans(t *testing.T) {
 	addr := startClickHouse(t, traceCHPort)
 	exp := tracetest.NewInMemoryExporter()
@@ -35,6 +38,8 @@ func TestClickHouseQuerySpans(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ch.Close()
+	reg := prometheus.NewRegistry()
+	ch.Instrument(chclient.NewMetrics(reg))
 	ch.SetTracing(p)
 	ctx, root := p.Tracer("test").Start(context.Background(), "request")
 	var rows []struct {
@@ -49,7 +54,14 @@ func TestClickHouseQuerySpans(t *testing.T) {
 	if err := ch.Exec(ctx, "SELECT * FROM no_such_table_for_tracing"); err == nil {
 		t.Fatal("query of a missing table succeeded")
 	}
+	var one uint8
+	if err := ch.Conn().QueryRow(chclient.WithClass(ctx, "t_conn"), "SELECT 1").Scan(&one); err != nil || one != 1 {
+		t.Fatalf("QueryRow through Conn(): %v, %d", err, one)
+	}
 	root.End()
+	if got, _ := storeSample(t, reg, "wings_clickhouse_rows_read_total", "class", "dash_series"); got < 100000 {
+		t.Errorf("rows_read_total{class=dash_series} = %v; want at least 100000 (the span's rows too)", got)
+	}
 
 	byName := map[string]tracetest.SpanStub{}
 	for _, s := range exp.GetSpans() {
@@ -59,7 +71,7 @@ func TestClickHouseQuerySpans(t *testing.T) {
 		name, class string
 		rows        int64 // at least this many read (whole blocks: 18.16 reads 131072 for 100000); -1: not checked
 		code        codes.Code
-	}{{"clickhouse dash_series", "dash_series", 100000, codes.Unset}, {"clickhouse other", "other", -1, codes.Error}} {
+	}{{"clickhouse dash_series", "dash_series", 100000, codes.Unset}, {"clickhouse other", "other", -1, codes.Error}, {"clickhouse t_conn", "t_conn", -1, codes.Unset}} {
 		s, ok := byName[tc.name]
 		if !ok {
 			t.Fatalf("no span %q among %v", tc.name, byName)

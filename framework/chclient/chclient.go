@@ -21,7 +21,9 @@ import (
 
 // Client is a ClickHouse connection pool plus the query bounds from config.
 type Client struct {
-	conn     driver.Conn
+	conn     driver.Conn // raw, or instrumented (metrics.go) over raw
+	raw      driver.Conn
+	m        *Metrics     // nil: not counted; see metrics.go
 	database string
 	cluster  string
 	timeout  time.Duration
@@ -63,7 +65,7 @@ func New(cfg config.ClickHouse) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse %s: %w", strings.Join(cfg.Servers(), ","), err)
 	}
-	return &Client{conn: conn, database: cfg.Database, cluster: cfg.Cluster, timeout: cfg.QueryTimeout, maxExec: cfg.MaxExecutionTime, cfg: cfg}, nil
+	return &Client{conn: conn, raw: conn, database: cfg.Database, cluster: cfg.Cluster, timeout: cfg.QueryTimeout, maxExec: cfg.MaxExecutionTime, cfg: cfg}, nil
 }
 
 // ExecOnEachShard runs a statement once per shard of the cluster, on the
@@ -282,18 +284,14 @@ func (c *Client) Bound(ctx context.Context) (context.Context, context.CancelFunc
 
 // Select runs a bounded query and scans all rows into dest (a pointer to a
 // slice of structs tagged `ch:"col"`).
-func (c *Client) Select(ctx context.Context, dest any, query string, args ...any) (err error) {
-	ctx, end := c.startQuery(ctx, query)
-	defer func() { end(err) }()
+func (c *Client) Select(ctx context.Context, dest any, query string, args ...any) error {
 	ctx, cancel := c.Bound(ctx)
 	defer cancel()
 	return c.conn.Select(ctx, dest, query, args...)
 }
 
 // Exec runs a bounded statement.
-func (c *Client) Exec(ctx context.Context, query string, args ...any) (err error) {
-	ctx, end := c.startQuery(ctx, query)
-	defer func() { end(err) }()
+func (c *Client) Exec(ctx context.Context, query string, args ...any) error {
 	ctx, cancel := c.Bound(ctx)
 	defer cancel()
 	return c.conn.Exec(ctx, query, args...)

@@ -10,6 +10,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 	"github.com/ClickHouse/clickhouse-go/v2/lib/driver"
 	"github.com/prometheus/client_golang/prometheus"
+	"go.opentelemetry.io/otel/trace"
 )
 
 // Metrics are the ClickHouse query metrics, labelled by the query class
@@ -51,7 +52,20 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 // Conn() (Select, Exec, Query, QueryRow and batch inserts), count into m.
 // Call it before c is used.
 func (c *Client) Instrument(m *Metrics) {
-	c.conn = &instrumentedConn{Conn: c.conn, m: m}
+	c.m = m
+	c.instrument()
+}
+
+// instrument puts the wrapper that counts and traces queries over the
+// driver's connection, or takes it away when there is nothing to do. One
+// wrapper does both: a query has one progress callback, so the rows it
+// read reach both the metric and the span.
+func (c *Client) instrument() {
+	if c.m == nil && c.tr == nil {
+		c.conn = c.raw
+		return
+	}
+	c.conn = &instrumentedConn{Conn: c.raw, m: c.m, tr: c.tr, database: c.database}
 }
 
 // ErrorCode is the metrics code of a query error: the ClickHouse exception
@@ -71,16 +85,19 @@ func ErrorCode(err error) string {
 	}
 }
 
-// query is one query in flight: its class, start and the rows read so far.
+// query is one query in flight: its class, start, the rows read so far
+// and its span (nil when not traced).
 type query struct {
-	m     *Metrics
+	m     *Metrics // nil: not counted
 	class string
 	start time.Time
 	rows  atomic.Uint64
+	span  trace.Span
 }
 
-func (m *Metrics) begin(ctx context.Context) (context.Context, *query) {
-	q := &query{m: m, class: ClassOf(ctx), start: time.Now()}
+func (c *instrumentedConn) begin(ctx context.Context, stmt string) (context.Context, *query) {
+	q := &query{m: c.m, class: ClassOf(ctx), start: time.Now()}
+	ctx, q.span = c.startSpan(ctx, q.class, stmt)
 	ctx = clickhouse.Context(ctx, clickhouse.WithProgress(func(p *clickhouse.Progress) {
 		q.rows.Add(p.Rows)
 	}))
@@ -89,6 +106,12 @@ func (m *Metrics) begin(ctx context.Context) (context.Context, *query) {
 
 // end records the query once, with its outcome.
 func (q *query) end(err error) {
+	if q.span != nil {
+		endSpan(q.span, q.rows.Load(), err)
+	}
+	if q.m == nil {
+		return
+	}
 	q.m.duration.WithLabelValues(q.class).Observe(time.Since(q.start).Seconds())
 	if n := q.rows.Load(); n > 0 {
 		q.m.rows.WithLabelValues(q.class).Add(float64(n))
@@ -100,32 +123,34 @@ func (q *query) end(err error) {
 
 type instrumentedConn struct {
 	driver.Conn
-	m *Metrics
+	m        *Metrics     // nil: not counted
+	tr       trace.Tracer // nil: not traced
+	database string
 }
 
 func (c *instrumentedConn) Select(ctx context.Context, dest any, query string, args ...any) error {
-	ctx, q := c.m.begin(ctx)
+	ctx, q := c.begin(ctx, query)
 	err := c.Conn.Select(ctx, dest, query, args...)
 	q.end(err)
 	return err
 }
 
 func (c *instrumentedConn) Exec(ctx context.Context, query string, args ...any) error {
-	ctx, q := c.m.begin(ctx)
+	ctx, q := c.begin(ctx, query)
 	err := c.Conn.Exec(ctx, query, args...)
 	q.end(err)
 	return err
 }
 
 func (c *instrumentedConn) QueryRow(ctx context.Context, query string, args ...any) driver.Row {
-	ctx, q := c.m.begin(ctx)
+	ctx, q := c.begin(ctx, query)
 	row := c.Conn.QueryRow(ctx, query, args...)
 	q.end(row.Err())
 	return row
 }
 
 func (c *instrumentedConn) Query(ctx context.Context, query string, args ...any) (driver.Rows, error) {
-	ctx, q := c.m.begin(ctx)
+	ctx, q := c.begin(ctx, query)
 	rows, err := c.Conn.Query(ctx, query, args...)
 	if err != nil {
 		q.end(err)
@@ -135,7 +160,7 @@ func (c *instrumentedConn) Query(ctx context.Context, query string, args ...any)
 }
 
 func (c *instrumentedConn) PrepareBatch(ctx context.Context, query string, opts ...driver.PrepareBatchOption) (driver.Batch, error) {
-	ctx, q := c.m.begin(ctx)
+	ctx, q := c.begin(ctx, query)
 	b, err := c.Conn.PrepareBatch(ctx, query, opts...)
 	if err != nil {
 		q.end(err)
