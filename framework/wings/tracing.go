@@ -32,13 +32,16 @@ func (rt *Runtime) initTracing(opts tracing.Options) error {
 	return nil
 }
 
-// traceRedis adds go-redis's OpenTelemetry hook to the shared client.
+// traceRedis adds go-redis's OpenTelemetry hook to the shared client:
+// no arguments (they may hold user data), and no caller attributes
+// (code.function and its file and line: a stack walk on every command,
+// sampled or not).
 func (rt *Runtime) traceRedis() {
 	if !rt.tracing.Enabled() {
 		return
 	}
 	if err := redisotel.InstrumentTracing(rt.redis, redisotel.WithTracerProvider(rt.tracing.TracerProvider()),
-		redisotel.WithDBStatement(false)); err != nil {
+		redisotel.WithDBStatement(false), redisotel.WithCallerEnabled(false)); err != nil {
 		rt.log.WithError(err).Warn("tracing: redis hook not installed")
 	}
 }
