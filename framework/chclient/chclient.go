@@ -23,7 +23,7 @@ import (
 type Client struct {
 	conn     driver.Conn // raw, or instrumented (metrics.go) over raw
 	raw      driver.Conn
-	m        *Metrics     // nil: not counted; see metrics.go
+	m        *Metrics // nil: not counted; see metrics.go
 	database string
 	cluster  string
 	timeout  time.Duration
