@@ -87,13 +87,14 @@ exported=$(curl -fsS "$(url sample100)/metrics" | awk '$1 == "wings_tracing_span
 dropped=$(curl -fsS "$(url sample100)/metrics" | awk '$1 == "wings_tracing_spans_dropped_total" { print $2 }')
 echo "100% server: spans exported ${exported:-?}, dropped ${dropped:-?}; collector: $(curl -fsS "http://127.0.0.1:$sink_port/stats")"
 echo "$out" | awk '
-/^cpu-ratio / { tot[$2] = $4; usr[$2] = $6 }
+/^cpu-ratio / { tot[$2] = $4; usr[$2] = $6; span[$2] = $8 }
 END {
 	if (!(tot["sample100"] > 0)) { print "tracing bench: no CPU figures"; exit 1 }
 	printf "server CPU per request vs off (median of the per-round ratios): 1%% sampling %.3fx (budget 1.02x), 100%% sampling %.3fx (budget 1.10x)\n",
 		tot["sample1"], tot["sample100"]
 	printf "user-space CPU only (tracing adds no system calls per request):  1%% sampling %.3fx, 100%% sampling %.3fx\n",
 		usr["sample1"], usr["sample100"]
+	printf "lowest-highest ratio of a round: 1%% sampling %s, 100%% sampling %s\n", span["sample1"], span["sample100"]
 }'
 
 if [ "${BENCH_TRACING_SKIP_GO:-}" != 1 ]; then

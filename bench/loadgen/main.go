@@ -407,7 +407,9 @@ func main() {
 // back to back shares the machine's state, so the ratio moves less than
 // the ratio of the two medians. One line per target:
 //
-//	cpu-ratio NAME total 1.034 user 1.021
+//	cpu-ratio NAME total 1.034 user 1.021 rounds 0.95-1.20
+//
+// (the last: the lowest and highest total ratio of a round).
 func printPairedRatios(ts []target, res [][]result) {
 	base := res[len(ts)-1]
 	for i, t := range ts[:len(ts)-1] {
@@ -421,7 +423,8 @@ func printPairedRatios(ts []target, res [][]result) {
 			}
 		}
 		if len(tot) > 0 && len(usr) > 0 {
-			fmt.Printf("cpu-ratio %s total %.3f user %.3f\n", t.name, medianOf(tot), medianOf(usr))
+			m, u := medianOf(tot), medianOf(usr) // sorts both
+			fmt.Printf("cpu-ratio %s total %.3f user %.3f rounds %.2f-%.2f\n", t.name, m, u, tot[0], tot[len(tot)-1])
 		}
 	}
 }
