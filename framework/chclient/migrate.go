@@ -200,17 +200,8 @@ func RenderStatement(st, cluster, db string) []string {
 		repl += ")"
 		body := st[:e[0]] + "ENGINE = " + repl + st[e[1]:]
 		body = strings.Replace(body, "CREATE TABLE IF NOT EXISTS "+name+" (", "CREATE TABLE IF NOT EXISTS "+db+"."+local+on+" (", 1)
-		key := "rand()"
-		if userIDColRe.MatchString(st[:e[0]]) {
-			key = "cityHash64(user_id)"
-		} else if o := orderByRe.FindStringSubmatch(st[e[1]:]); engine == "ReplacingMergeTree" && o != nil {
-			key = "cityHash64(" + o[1] + ")"
-		}
-		dist := fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s ENGINE = Distributed(%s, %s, %s, %s)", db, name, on, db, local, cluster, db, local, key)
-		if cols, ok := distColumns(st[len(m[0]):e[0]]); ok {
-			dist = fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s (%s) ENGINE = Distributed(%s, %s, %s, %s)", db, name, on, cols, cluster, db, local, key)
-		}
-		return []string{body, dist}
+		_, dist, _ := distributedDDL(st, cluster, db)
+		return []string{body, dist(name, on)}
 	}
 	if m := createViewRe.FindStringSubmatch(st); m != nil {
 		head := fmt.Sprintf("CREATE MATERIALIZED VIEW IF NOT EXISTS %s.%s%s TO %s.%s AS", db, m[1], on, db, LocalName(cluster, m[2]))
@@ -221,6 +212,110 @@ func RenderStatement(st, cluster, db string) []string {
 		return []string{head + rest}
 	}
 	return []string{st}
+}
+
+// distributedDDL returns, for a CREATE TABLE statement st, the table's
+// name and a function writing the CREATE TABLE of its Distributed table
+// under another name (table) with or without ON CLUSTER (on); false when
+// st is not a CREATE TABLE of a MergeTree table.
+func distributedDDL(st, cluster, db string) (name string, ddl func(table, on string) string, ok bool) {
+	m := createTableRe.FindStringSubmatch(st)
+	e := engineRe.FindStringSubmatchIndex(st)
+	if m == nil || e == nil {
+		return "", nil, false
+	}
+	name, local := m[1], LocalName(cluster, m[1])
+	engine := st[e[2]:e[3]]
+	key := "rand()"
+	if userIDColRe.MatchString(st[:e[0]]) {
+		key = "cityHash64(user_id)"
+	} else if o := orderByRe.FindStringSubmatch(st[e[1]:]); engine == "ReplacingMergeTree" && o != nil {
+		key = "cityHash64(" + o[1] + ")"
+	}
+	cols, explicit := distColumns(st[len(m[0]):e[0]])
+	return name, func(table, on string) string {
+		if explicit {
+			return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s (%s) ENGINE = Distributed(%s, %s, %s, %s)", db, table, on, cols, cluster, db, local, key)
+		}
+		return fmt.Sprintf("CREATE TABLE IF NOT EXISTS %s.%s%s AS %s.%s ENGINE = Distributed(%s, %s, %s, %s)", db, table, on, db, local, cluster, db, local, key)
+	}, true
+}
+
+// RedefineDistributed makes the Distributed table of each table the
+// migrations create match the definition this build renders for it (its
+// sharding key, its ALIAS columns), on a cluster; it does nothing on one
+// node. A migration that has run is not run again, so a cluster migrated by
+// an earlier build keeps the Distributed tables that build made; this
+// brings them up to date. For each table it creates the wanted definition
+// on this server under a scratch name and compares the server's SHOW
+// CREATE TABLE of both. A table that differs is replaced ON CLUSTER: the
+// new table is created beside it and the two swapped by one RENAME, so
+// queries never find the table missing. A Distributed table holds no rows
+// of its own (Wings inserts with insert_distributed_sync), so nothing is
+// lost. It returns the tables replaced.
+func (c *Client) RedefineDistributed(ctx context.Context, migrations []Migration) ([]string, error) {
+	if c.cluster == "" {
+		return nil, nil
+	}
+	on := c.OnCluster()
+	var redefined []string
+	for _, m := range migrations {
+		for _, st := range m.Statements() {
+			name, ddl, ok := distributedDDL(st, c.cluster, c.database)
+			if !ok {
+				continue
+			}
+			same, err := c.sameDistributed(ctx, name, ddl)
+			if err != nil {
+				return redefined, fmt.Errorf("%s: %w", name, err)
+			}
+			if same {
+				continue
+			}
+			q := func(t string) string { return c.database + "." + t }
+			for _, st := range []string{
+				"DROP TABLE IF EXISTS " + q(name+"__new") + on,
+				"DROP TABLE IF EXISTS " + q(name+"__old") + on,
+				ddl(name+"__new", on),
+				"RENAME TABLE " + q(name) + " TO " + q(name+"__old") + ", " + q(name+"__new") + " TO " + q(name) + on,
+				"DROP TABLE IF EXISTS " + q(name+"__old") + on,
+			} {
+				if err := c.execDDL(ctx, st); err != nil {
+					return redefined, fmt.Errorf("redefine %s: %w", name, err)
+				}
+			}
+			redefined = append(redefined, name)
+		}
+	}
+	return redefined, nil
+}
+
+// sameDistributed reports whether the Distributed table name has the
+// definition ddl writes, as this server shows both.
+func (c *Client) sameDistributed(ctx context.Context, name string, ddl func(table, on string) string) (bool, error) {
+	want := name + "__want"
+	drop := "DROP TABLE IF EXISTS " + c.database + "." + want
+	if err := c.execDDL(ctx, drop); err != nil {
+		return false, err
+	}
+	if err := c.execDDL(ctx, ddl(want, "")); err != nil {
+		return false, err
+	}
+	defer func() { _ = c.execDDL(context.WithoutCancel(ctx), drop) }()
+	show := func(t string) (string, error) {
+		var s string
+		err := c.conn.QueryRow(ctx, "SHOW CREATE TABLE "+c.database+"."+t).Scan(&s)
+		return s, err
+	}
+	have, err := show(name)
+	if err != nil {
+		return false, err
+	}
+	wanted, err := show(want)
+	if err != nil {
+		return false, err
+	}
+	return have == strings.Replace(wanted, c.database+"."+want+" ", c.database+"."+name+" ", 1), nil
 }
 
 // distColumns returns the column list of a Distributed table over a local

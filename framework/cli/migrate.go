@@ -47,6 +47,13 @@ func newMigrateCmd[C any, P Config[C]](migrations func(*C) ([]chclient.Migration
 			if err != nil {
 				return err
 			}
+			redefined, err := ch.RedefineDistributed(ctx, ms)
+			for _, r := range redefined {
+				fmt.Fprintln(cmd.OutOrStdout(), "redefined the Distributed table", r)
+			}
+			if err != nil {
+				return err
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "schema up to date (%d migrations, database %s)\n", len(ms), chc.Database)
 			return nil
 		},

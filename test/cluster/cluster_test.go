@@ -389,6 +389,25 @@ func TestShardDown(t *testing.T) {
 // applies nothing, and every server has every table of the schema.
 func TestMigrateIdempotent(t *testing.T) {
 	e := setup(t)
+	out := migrate(t, e)
+	if strings.Contains(out, "applied") || strings.Contains(out, "redefined") || !strings.Contains(out, "schema up to date") {
+		t.Errorf("second migrate: %s; want nothing applied", out)
+	}
+	var counts []string
+	for _, port := range []string{"29100", "29110", "29120", "29130"} {
+		counts = append(counts, chCount(t, port, "SELECT count() FROM system.tables WHERE database = 'wings'"))
+	}
+	t.Logf("second migrate: %s; tables per server: %v", strings.TrimSpace(out), counts)
+	for _, c := range counts[1:] {
+		if c != counts[0] {
+			t.Errorf("tables per server %v; want the same schema everywhere", counts)
+		}
+	}
+}
+
+// migrate runs wings migrate on the cluster and returns what it printed.
+func migrate(t *testing.T, e env) string {
+	t.Helper()
 	cmd := exec.Command(filepath.Join(e.root, "bin/wings"), "migrate")
 	cmd.Dir = e.root
 	cmd.Env = append(wingsEnviron(),
@@ -398,17 +417,53 @@ func TestMigrateIdempotent(t *testing.T) {
 	if err != nil {
 		t.Fatalf("wings migrate: %v\n%s", err, out)
 	}
-	if strings.Contains(string(out), "applied") || !strings.Contains(string(out), "schema up to date") {
-		t.Errorf("second migrate: %s; want nothing applied", out)
+	return string(out)
+}
+
+// TestMigrateRedefinesDistributed: a cluster migrated by an earlier build
+// whose Distributed tables differ from what this build renders (events
+// sharded by rand(); agg_uv_span made "AS" its local table, so with its
+// MATERIALIZED column instead of an ALIAS) gets them replaced by wings
+// migrate, on every server, without losing a row; the next migrate finds
+// nothing to do.
+func TestMigrateRedefinesDistributed(t *testing.T) {
+	e := setup(t)
+	before := chCount(t, "29100", "SELECT count() FROM wings.events")
+	for _, st := range []string{
+		"CREATE TABLE wings.events__x ON CLUSTER wings_cluster AS wings.events_local ENGINE = Distributed(wings_cluster, wings, events_local, rand())",
+		"RENAME TABLE wings.events TO wings.events__y, wings.events__x TO wings.events ON CLUSTER wings_cluster",
+		"DROP TABLE wings.events__y ON CLUSTER wings_cluster",
+		"CREATE TABLE wings.agg_uv_span__x ON CLUSTER wings_cluster AS wings.agg_uv_span_local ENGINE = Distributed(wings_cluster, wings, agg_uv_span_local, rand())",
+		"RENAME TABLE wings.agg_uv_span TO wings.agg_uv_span__y, wings.agg_uv_span__x TO wings.agg_uv_span ON CLUSTER wings_cluster",
+		"DROP TABLE wings.agg_uv_span__y ON CLUSTER wings_cluster",
+	} {
+		chCount(t, "29100", st)
 	}
-	var counts []string
-	for _, port := range []string{"29100", "29110", "29120", "29130"} {
-		counts = append(counts, chCount(t, port, "SELECT count() FROM system.tables WHERE database = 'wings'"))
-	}
-	t.Logf("second migrate: %s; tables per server: %v", strings.TrimSpace(string(out)), counts)
-	for _, c := range counts[1:] {
-		if c != counts[0] {
-			t.Errorf("tables per server %v; want the same schema everywhere", counts)
+	out := migrate(t, e)
+	for _, name := range []string{"events", "agg_uv_span"} {
+		if !strings.Contains(out, "redefined the Distributed table "+name+"\n") {
+			t.Errorf("migrate did not redefine %s:\n%s", name, out)
 		}
 	}
+	if n := strings.Count(out, "redefined"); n != 2 {
+		t.Errorf("migrate redefined %d tables; want 2:\n%s", n, out)
+	}
+	for _, port := range []string{"29100", "29110", "29120", "29130"} {
+		if ev := chCount(t, port, "SHOW CREATE TABLE wings.events"); !strings.Contains(ev, "cityHash64(user_id))") {
+			t.Errorf("server %s: events is %s", port, ev)
+		}
+		if sp := chCount(t, port, "SHOW CREATE TABLE wings.agg_uv_span"); !strings.Contains(sp, " ALIAS ") || strings.Contains(sp, "rand()") {
+			t.Errorf("server %s: agg_uv_span is %s", port, sp)
+		}
+		if left := chCount(t, port, "SELECT count() FROM system.tables WHERE database = 'wings' AND match(name, '__')"); left != "0" {
+			t.Errorf("server %s: %s scratch tables left", port, left)
+		}
+	}
+	if after := chCount(t, "29100", "SELECT count() FROM wings.events"); after != before {
+		t.Errorf("events: %s rows before, %s after", before, after)
+	}
+	if again := migrate(t, e); strings.Contains(again, "redefined") {
+		t.Errorf("a second migrate redefined again:\n%s", again)
+	}
+	t.Logf("an earlier build's events (rand()) and agg_uv_span (AS local) redefined on all 4 servers; %s events before and after", before)
 }
