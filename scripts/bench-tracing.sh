@@ -14,6 +14,11 @@
 # apart moved 1.10x-1.24x between two runs of the same build). The user-space
 # part is shown too. Budgets: at most 1.02x at 1%, at most 1.10x at 100%.
 #
+# Then the same cost attributed from inside each traced server: a pprof CPU
+# and allocation profile of it under load alone, the share of its samples
+# with a tracing frame on the stack, plus the garbage collector's work in
+# proportion to the bytes those frames allocate (see the stage below).
+#
 # Then the in-process Go benchmarks of one request (-benchmem), off / 1% /
 # 100% with a discarding exporter: BenchmarkTracingStack (framework/wings,
 # the middleware chain and a trivial handler) and BenchmarkVideoDetailTracing
@@ -21,6 +26,7 @@
 #
 # Knobs: BENCH_TRACING_ROUNDS (9), BENCH_TRACING_DURATION (4s per round),
 # BENCH_CONC (32), BENCH_TRACING_TIME (1s per Go benchmark),
+# BENCH_TRACING_PROFILE (15, seconds of each attribution profile),
 # BENCH_TRACING_SKIP_GO=1 (load only).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -40,11 +46,11 @@ $GO build -o bin/loadgen ./bench/loadgen
 $GO build -o bin/otlpsink ./bench/otlpsink
 
 ports=()
-while [ ${#ports[@]} -lt 5 ]; do
+while [ ${#ports[@]} -lt 7 ]; do
 	p=$(free_port)
 	case " ${ports[*]} " in *" $p "*) ;; *) ports+=("$p") ;; esac
 done
-mock_port=${ports[0]} sink_port=${ports[1]}
+mock_port=${ports[0]} sink_port=${ports[1]} pprof1_port=${ports[5]} pprof100_port=${ports[6]}
 mock=http://127.0.0.1:$mock_port
 
 bin/wings mock-upstream --addr "127.0.0.1:$mock_port" --not-found-ids "" >"$work/mock.log" 2>&1 &
@@ -52,10 +58,10 @@ pids+=($!)
 bin/otlpsink -addr "127.0.0.1:$sink_port" >"$work/sink.log" 2>&1 &
 pids+=($!)
 
-# serve NAME PORT ENABLED RATIO starts one server and records its PID.
+# serve NAME PORT ENABLED RATIO [PPROF] starts one server and records its PID.
 declare -A spid sport
 serve() {
-	WINGS_ENV=test WINGS_LOG__LEVEL=warn WINGS_SERVER__ADDR="127.0.0.1:$2" \
+	WINGS_SERVER__PPROF_ADDR="${5:-}" WINGS_ENV=test WINGS_LOG__LEVEL=warn WINGS_SERVER__ADDR="127.0.0.1:$2" \
 		WINGS_UPSTREAMS__VIDEO__BASE_URL="$mock" WINGS_UPSTREAMS__ALBUM__BASE_URL="$mock" \
 		WINGS_UPSTREAMS__STAR__BASE_URL="$mock" \
 		WINGS_TRACING__ENABLED="$3" WINGS_TRACING__SAMPLE_RATIO="$4" \
@@ -66,8 +72,8 @@ serve() {
 	pids+=($!)
 }
 serve off "${ports[2]}" false 0
-serve sample1 "${ports[3]}" true 0.01
-serve sample100 "${ports[4]}" true 1
+serve sample1 "${ports[3]}" true 0.01 "127.0.0.1:$pprof1_port"
+serve sample100 "${ports[4]}" true 1 "127.0.0.1:$pprof100_port"
 
 url() { echo "http://127.0.0.1:${sport[$1]}"; }
 echo "== tracing: load, GET /api/video/{id}, tracing off / 1% / 100% (OTLP/HTTP to a discarding collector)"
@@ -96,6 +102,46 @@ END {
 		usr["sample1"], usr["sample100"]
 	printf "lowest-highest ratio of a round: 1%% sampling %s, 100%% sampling %s\n", span["sample1"], span["sample100"]
 }'
+
+# Attribution: the same cost seen from inside each traced server, which the
+# machine's noise moves far less (every part comes from one process in one
+# period). T is the share of its CPU samples with a tracing frame on the
+# stack (the OpenTelemetry SDK and API, framework/tracing, redisotel; the
+# allocations those frames make, the GC assists they pay and the system
+# calls of the export are in it); A is their share of the bytes it
+# allocates; G the share of the background GC workers, whose work follows
+# the bytes allocated, so G*A of it is tracing's. Tracing's cost over
+# tracing off is then (T+G*A)/(1-T-G*A). What it cannot see: effects on the
+# rest of the code (caches, scheduling), which the paired ratios above
+# include along with the noise.
+prof_s=${BENCH_TRACING_PROFILE:-15}
+tracing_frames='go\.opentelemetry\.io/|wings/framework/tracing\.|redisotel'
+share() { # share PROFILE [pprof flags...]: the percentage a focused top accounts for
+	"$GO" tool pprof -top -nodefraction=0 "${@:2}" "$1" 2>/dev/null | awk '/^Showing nodes accounting for/ { sub("%", "", $6); print $6; exit }'
+}
+# attribute NAME PPROF_PORT BUDGET profiles server NAME under load alone.
+attribute() {
+	bin/loadgen -target "$1=$(url "$1")/api/video/{id}" -c "$conc" -d "$((prof_s + 3))s" -rounds 1 -warmup 0s -verify=false >/dev/null &
+	local load=$! t g a n
+	sleep 1
+	curl -fsS -o "$work/$1.cpu" "http://127.0.0.1:$2/debug/pprof/profile?seconds=$prof_s"
+	curl -fsS -o "$work/$1.allocs" "http://127.0.0.1:$2/debug/pprof/allocs"
+	wait "$load"
+	t=$(share "$work/$1.cpu" -focus "$tracing_frames")
+	g=$(share "$work/$1.cpu" -focus 'runtime\.gcBgMarkWorker')
+	a=$(share "$work/$1.allocs" -sample_index=alloc_space -focus "$tracing_frames")
+	# pprof samples at 100 Hz: "Total samples = 14.9s" is 1490 samples.
+	n=$("$GO" tool pprof -top "$work/$1.cpu" 2>/dev/null | awk '/Total samples =/ { for (i = 1; i <= NF; i++) if ($i == "=") { v = $(i + 1); sub("s$", "", v); print int(v * 100); exit } }')
+	awk -v n="$1" -v t="${t:-0}" -v g="${g:-0}" -v a="${a:-0}" -v b="$3" -v s="${n:-0}" 'BEGIN {
+		t /= 100; g /= 100; a /= 100; c = t + g * a
+		printf "%s: tracing frames %.1f%% of %d CPU samples and %.1f%% of bytes allocated, GC workers %.1f%%: attributed cost %.3fx (budget %s)\n",
+			n, 100 * t, s, 100 * a, 100 * g, 1 + c / (1 - c), b
+	}'
+}
+echo
+echo "== tracing: attributed from inside each traced server (pprof, ${prof_s}s of load on it alone)"
+attribute sample1 "$pprof1_port" 1.02x
+attribute sample100 "$pprof100_port" 1.10x
 
 if [ "${BENCH_TRACING_SKIP_GO:-}" != 1 ]; then
 	echo
