@@ -1,12 +1,9 @@
 package app_test
 
 import (
-	"context"
 	"net/http"
 	"net/http/httptest"
 	"testing"
-
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/wings-bff/wings/app"
 	"github.com/wings-bff/wings/framework/config"
@@ -16,29 +13,18 @@ import (
 	"github.com/wings-bff/wings/framework/wings"
 )
 
-// discard is an exporter that takes every batch: the benchmark measures
-// the server's cost of making and batching spans, not a collector's.
-type discard struct{}
-
-func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
-func (discard) Shutdown(context.Context) error                             { return nil }
-
 // BenchmarkVideoDetailTracing serves /api/video/42 (three upstream calls
 // over loopback) with tracing off, at 1% and at 100% sampling, in one run;
 // scripts/bench-tracing.sh reports the ratios.
 func BenchmarkVideoDetailTracing(b *testing.B) {
-	for _, bc := range []struct {
-		name  string
-		on    bool
-		ratio float64
-	}{{"off", false, 0}, {"ratio=0.01", true, 0.01}, {"ratio=1", true, 1}} {
-		b.Run(bc.name, func(b *testing.B) {
+	for _, bc := range testkit.TracingCases() {
+		b.Run(bc.Name, func(b *testing.B) {
 			var cfg app.Config
 			if _, err := config.Load(config.Options{Dir: "../conf", Env: "test", Environ: []string{}}, &cfg); err != nil {
 				b.Fatal(err)
 			}
 			cfg.Log.Level = "error"
-			cfg.Tracing = config.Tracing{Enabled: bc.on, SampleRatio: bc.ratio}
+			cfg.Tracing = bc.Tracing
 			var ups []*testkit.Upstream
 			for _, name := range []string{"video", "album", "star"} {
 				ups = append(ups, testkit.Replay(b, name, "testdata/upstreams/"+name+".json"))
@@ -50,7 +36,7 @@ func BenchmarkVideoDetailTracing(b *testing.B) {
 				}
 				return app.Routes(c), nil
 			}, apptest.WithConfig(&cfg.Config), apptest.WithUpstreams(ups...),
-				apptest.WithRuntimeOptions(wings.Options{Tracing: tracing.Options{Exporter: discard{}}}))
+				apptest.WithRuntimeOptions(wings.Options{Tracing: tracing.Options{Exporter: testkit.DiscardSpans{}}}))
 			req := httptest.NewRequest(http.MethodGet, "/api/video/42", nil)
 			b.ReportAllocs()
 			b.ResetTimer()

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/wings-bff/wings/framework/testkit"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 )
@@ -173,11 +174,6 @@ func TestBatcherConcurrent(t *testing.T) {
 	}
 }
 
-type discard struct{}
-
-func (discard) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
-func (discard) Shutdown(context.Context) error                             { return nil }
-
 // BenchmarkProcessor ends spans from parallel goroutines through the SDK's
 // batch processor and through the batcher (same batch and queue sizes, a
 // discarding exporter). cpu-ns/op is the process's CPU time (getrusage)
@@ -188,10 +184,10 @@ func BenchmarkProcessor(b *testing.B) {
 		new  func() sdktrace.SpanProcessor
 	}{
 		{"sdk", func() sdktrace.SpanProcessor {
-			return sdktrace.NewBatchSpanProcessor(discard{}, sdktrace.WithMaxExportBatchSize(4096), sdktrace.WithMaxQueueSize(16384))
+			return sdktrace.NewBatchSpanProcessor(testkit.DiscardSpans{}, sdktrace.WithMaxExportBatchSize(4096), sdktrace.WithMaxQueueSize(16384))
 		}},
 		{"wings", func() sdktrace.SpanProcessor {
-			return newBatcher(discard{}, batcherOptions{maxBatch: 4096, maxQueue: 16384, interval: time.Second, timeout: time.Second})
+			return newBatcher(testkit.DiscardSpans{}, batcherOptions{maxBatch: 4096, maxQueue: 16384, interval: time.Second, timeout: time.Second})
 		}},
 	} {
 		b.Run(bc.name, func(b *testing.B) {

@@ -8,42 +8,31 @@ import (
 	"time"
 
 	"github.com/labstack/echo/v4"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 
 	"github.com/wings-bff/wings/framework/config"
+	"github.com/wings-bff/wings/framework/testkit"
 	"github.com/wings-bff/wings/framework/tracing"
 	"github.com/wings-bff/wings/framework/wings"
 )
-
-// discardSpans takes every batch: the benchmarks measure the server's cost
-// of making and batching spans, not a collector's.
-type discardSpans struct{}
-
-func (discardSpans) ExportSpans(context.Context, []sdktrace.ReadOnlySpan) error { return nil }
-func (discardSpans) Shutdown(context.Context) error                             { return nil }
 
 // BenchmarkTracingStack is one request through the whole echo middleware
 // stack to a wings.JSON handler, with tracing off, at 1% and at 100%
 // sampling (spans batched into a discarding exporter): the tracing
 // middleware's own cost per request; scripts/bench-tracing.sh runs it.
 func BenchmarkTracingStack(b *testing.B) {
-	for _, bc := range []struct {
-		name  string
-		on    bool
-		ratio float64
-	}{{"off", false, 0}, {"ratio=0.01", true, 0.01}, {"ratio=1", true, 1}} {
-		b.Run(bc.name, func(b *testing.B) {
+	for _, bc := range testkit.TracingCases() {
+		b.Run(bc.Name, func(b *testing.B) {
 			cfg := &config.Config{
 				Env:     "test",
 				Log:     config.Log{Level: "warn", Format: "json"},
 				Server:  config.Server{RequestTimeout: 3 * time.Second, ShutdownTimeout: time.Second, GzipMinBytes: 1024},
-				Tracing: config.Tracing{Enabled: bc.on, SampleRatio: bc.ratio},
+				Tracing: bc.Tracing,
 				Auth: config.Auth{
 					Identity:   config.AuthIdentity{Provider: "static"},
 					Permission: config.AuthPermission{Provider: "static"},
 				},
 			}
-			rt, err := wings.New(cfg, wings.Options{LogOutput: io.Discard, Tracing: tracing.Options{Exporter: discardSpans{}}})
+			rt, err := wings.New(cfg, wings.Options{LogOutput: io.Discard, Tracing: tracing.Options{Exporter: testkit.DiscardSpans{}}})
 			if err != nil {
 				b.Fatal(err)
 			}
