@@ -24,7 +24,7 @@ func BenchmarkVideoDetailTracing(b *testing.B) {
 				b.Fatal(err)
 			}
 			cfg.Log.Level = "error"
-			cfg.Tracing = bc.Tracing
+			cfg.Tracing = config.Tracing{Enabled: bc.Enabled, SampleRatio: bc.Ratio}
 			var ups []*testkit.Upstream
 			for _, name := range []string{"video", "album", "star"} {
 				ups = append(ups, testkit.Replay(b, name, "testdata/upstreams/"+name+".json"))

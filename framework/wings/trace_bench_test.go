@@ -26,7 +26,7 @@ func BenchmarkTracingStack(b *testing.B) {
 				Env:     "test",
 				Log:     config.Log{Level: "warn", Format: "json"},
 				Server:  config.Server{RequestTimeout: 3 * time.Second, ShutdownTimeout: time.Second, GzipMinBytes: 1024},
-				Tracing: bc.Tracing,
+				Tracing: config.Tracing{Enabled: bc.Enabled, SampleRatio: bc.Ratio},
 				Auth: config.Auth{
 					Identity:   config.AuthIdentity{Provider: "static"},
 					Permission: config.AuthPermission{Provider: "static"},
