@@ -139,7 +139,7 @@ attribute() {
 	}'
 }
 echo
-echo "== tracing: attributed from inside each traced server (pprof, ${prof_s}s of load on it alone)"
+echo "== tracing: attributed from inside each traced server (pprof, ${prof_s}s of load on it alone; a lower bound: what tracing costs outside its own frames is not seen)"
 attribute sample1 "$pprof1_port" 1.02x
 attribute sample100 "$pprof100_port" 1.10x
 
