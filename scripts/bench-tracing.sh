@@ -122,7 +122,7 @@ share() { # share PROFILE [pprof flags...]: the percentage a focused top account
 # attribute NAME PPROF_PORT BUDGET profiles server NAME under load alone.
 attribute() {
 	bin/loadgen -target "$1=$(url "$1")/api/video/{id}" -c "$conc" -d "$((prof_s + 3))s" -rounds 1 -warmup 0s -verify=false >/dev/null &
-	local load=$! t g a n
+	local load=$! t g a samples
 	sleep 1
 	curl -fsS -o "$work/$1.cpu" "http://127.0.0.1:$2/debug/pprof/profile?seconds=$prof_s"
 	curl -fsS -o "$work/$1.allocs" "http://127.0.0.1:$2/debug/pprof/allocs"
@@ -131,11 +131,11 @@ attribute() {
 	g=$(share "$work/$1.cpu" -focus 'runtime\.gcBgMarkWorker')
 	a=$(share "$work/$1.allocs" -sample_index=alloc_space -focus "$tracing_frames")
 	# pprof samples at 100 Hz: "Total samples = 14.9s" is 1490 samples.
-	n=$("$GO" tool pprof -top "$work/$1.cpu" 2>/dev/null | awk '/Total samples =/ { for (i = 1; i <= NF; i++) if ($i == "=") { v = $(i + 1); sub("s$", "", v); print int(v * 100); exit } }')
-	awk -v n="$1" -v t="${t:-0}" -v g="${g:-0}" -v a="${a:-0}" -v b="$3" -v s="${n:-0}" 'BEGIN {
+	samples=$("$GO" tool pprof -top "$work/$1.cpu" 2>/dev/null | awk '/Total samples =/ { for (i = 1; i <= NF; i++) if ($i == "=") { v = $(i + 1); sub("s$", "", v); print int(v * 100); exit } }')
+	awk -v name="$1" -v t="${t:-0}" -v g="${g:-0}" -v a="${a:-0}" -v b="$3" -v s="${samples:-0}" 'BEGIN {
 		t /= 100; g /= 100; a /= 100; c = t + g * a
 		printf "%s: tracing frames %.1f%% of %d CPU samples and %.1f%% of bytes allocated, GC workers %.1f%%: attributed cost %.3fx (budget %s)\n",
-			n, 100 * t, s, 100 * a, 100 * g, 1 + c / (1 - c), b
+			name, 100 * t, s, 100 * a, 100 * g, 1 + c / (1 - c), b
 	}'
 }
 echo

@@ -8,9 +8,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/wings-bff/wings/framework/testkit"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/wings-bff/wings/framework/testkit"
 )
 
 // recorder is an exporter that keeps the sizes of the batches it got and
