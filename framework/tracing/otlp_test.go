@@ -21,6 +21,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/wings-bff/wings/framework/config"
@@ -186,6 +187,40 @@ func TestEncodeMatchesSDK(t *testing.T) {
 	if n := len(want.ResourceSpans[0].ScopeSpans) + len(want.ResourceSpans[1].ScopeSpans); n != 4 {
 		t.Fatalf("the batch has %d scope groups; want 4", n)
 	}
+}
+
+// TestEncoderLengths: a nested message's length is written in as many
+// bytes as it needs, on both sides of each varint size boundary, also when
+// one message ends inside another and after bytes already written.
+func TestEncoderLengths(t *testing.T) {
+	for _, n := range []int{0, 1, 127, 128, 129, 300, 16383, 16384, 16385, 1<<21 - 1, 1 << 21} {
+		body := make([]byte, n)
+		for i := range body {
+			body[i] = byte(i*7 + 1)
+		}
+		e := encoder{b: []byte{0xaa, 0xbb}}
+		outer := e.open(2)
+		inner := e.open(5)
+		e.b = append(e.b, body...)
+		e.close(inner)
+		e.b = append(e.b, 0xcc)
+		e.close(outer)
+
+		in := protowire.AppendBytes(protowire.AppendTag(nil, 5, protowire.BytesType), body)
+		want := protowire.AppendBytes(protowire.AppendTag([]byte{0xaa, 0xbb}, 2, protowire.BytesType), append(in, 0xcc))
+		if !slices.Equal(e.b, want) {
+			t.Fatalf("body of %d bytes: encoded %d bytes, want %d (first difference at %d)", n, len(e.b), len(want), firstDiff(e.b, want))
+		}
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
 }
 
 // TestHTTPExporterGzipHeadersAndErrors: headers and gzip from the

@@ -90,8 +90,10 @@ const (
 )
 
 // encoder appends protobuf to b. A nested message is written in place
-// after its tag and its length put in front of it when it ends (open,
-// close), so nothing is built twice.
+// after its tag and a one-byte length, which close fills in when the
+// message ends: most messages (attributes, values, statuses) are shorter
+// than 128 bytes, so their length fits that byte and nothing moves; a
+// longer one is moved up by the bytes its length needs beyond it.
 type encoder struct {
 	b []byte
 }
@@ -99,18 +101,23 @@ type encoder struct {
 // open starts a length-delimited field; close(open(...)) ends it.
 func (e *encoder) open(f protowire.Number) int {
 	e.b = protowire.AppendTag(e.b, f, protowire.BytesType)
+	e.b = append(e.b, 0) // the length, when it fits one byte
 	return len(e.b)
 }
 
-// close puts the length of the message started at start in front of it.
+// close writes the length of the message started at start in front of it.
 func (e *encoder) close(start int) {
 	n := len(e.b) - start
+	if n < 0x80 {
+		e.b[start-1] = byte(n)
+		return
+	}
 	k := protowire.SizeVarint(uint64(n))
-	for range k {
+	for range k - 1 {
 		e.b = append(e.b, 0)
 	}
-	copy(e.b[start+k:], e.b[start:start+n])
-	protowire.AppendVarint(e.b[:start], uint64(n))
+	copy(e.b[start+k-1:], e.b[start:start+n])
+	protowire.AppendVarint(e.b[:start-1], uint64(n))
 }
 
 func (e *encoder) str(f protowire.Number, s string) {
