@@ -294,49 +294,22 @@ func (p *Provider) Transport(base http.RoundTripper) http.RoundTripper {
 	if !p.Enabled() {
 		return base
 	}
-	return &transport{base: base, prop: p.prop}
+	return &transport{base: base}
 }
 
 type transport struct {
 	base http.RoundTripper
-	prop propagation.TextMapPropagator
 }
 
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
-	if !trace.SpanContextFromContext(req.Context()).IsValid() {
+	sc := trace.SpanContextFromContext(req.Context())
+	if !sc.IsValid() {
 		return t.base.RoundTrip(req)
 	}
 	r := req.Clone(req.Context()) // a RoundTripper must not change its request
-	t.prop.Inject(r.Context(), HeaderCarrier(r.Header))
+	Inject(r.Context(), sc, r.Header)
 	return t.base.RoundTrip(r)
 }
-
-// HeaderCarrier is propagation.HeaderCarrier for writing: the W3C keys
-// (traceparent, tracestate, baggage) go in under their canonical names
-// without http.Header.Set canonicalising them again, which allocated the
-// key on every upstream call.
-type HeaderCarrier http.Header
-
-// Get returns the value of key.
-func (h HeaderCarrier) Get(key string) string { return http.Header(h).Get(key) }
-
-// Set sets key to value.
-func (h HeaderCarrier) Set(key, value string) {
-	switch key {
-	case "traceparent":
-		key = "Traceparent"
-	case "tracestate":
-		key = "Tracestate"
-	case "baggage":
-		key = "Baggage"
-	default:
-		key = http.CanonicalHeaderKey(key)
-	}
-	h[key] = []string{value}
-}
-
-// Keys lists the keys of the carrier.
-func (h HeaderCarrier) Keys() []string { return propagation.HeaderCarrier(h).Keys() }
 
 // Unsampled reports whether ctx holds a span context that is valid but
 // not sampled: a request that is traced but not recorded. A child span of

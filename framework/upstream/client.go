@@ -291,11 +291,17 @@ func backoffDelay(backoff time.Duration, attempt int) time.Duration {
 func (c *Client) attempt(ctx context.Context, path, u string, timeout time.Duration, n int) (_ []byte, _ bool, err error) {
 	var outcome string
 	var status int
-	if c.trace != nil && trace.SpanFromContext(ctx).IsRecording() { // an unsampled request gets no child spans
-		pctx := ctx
-		var span attemptSpan
-		ctx, span = c.startAttempt(ctx, path, n)
-		defer func() { c.endAttempt(pctx, span, status, outcome, err) }()
+	var sc trace.SpanContext // what the upstream is told of the trace
+	if c.trace != nil {
+		parent := trace.SpanFromContext(ctx)
+		sc = parent.SpanContext()
+		if parent.IsRecording() { // an unsampled request gets no child spans
+			pctx := ctx
+			var span attemptSpan
+			ctx, span = c.startAttempt(ctx, path, n)
+			sc = span.span.SpanContext()
+			defer func() { c.endAttempt(pctx, span, status, outcome, err) }()
+		}
 	}
 	var done func(error)
 	if cb := c.brk.cb.Load(); cb != nil {
@@ -320,7 +326,7 @@ func (c *Client) attempt(ctx context.Context, path, u string, timeout time.Durat
 		defer cancel()
 	}
 	start := time.Now()
-	status, body, err := c.do(actx, u)
+	status, body, err := c.do(actx, u, sc)
 	c.duration().Observe(time.Since(start).Seconds())
 	outcome, body, err = c.classify(actx, path, status, body, err)
 	if outcome == OutcomeOK {
@@ -363,7 +369,7 @@ const MaxBodyBytes = 32 << 20
 // uses (docs/benchmarks.md has the profile) — it builds the
 // absolute URL, reads the body and classifies the answer itself (README,
 // Benchmarks). Calls that need resty's request building use R.
-func (c *Client) do(ctx context.Context, u string) (int, []byte, error) {
+func (c *Client) do(ctx context.Context, u string, sc trace.SpanContext) (int, []byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return 0, nil, err
@@ -376,7 +382,7 @@ func (c *Client) do(ctx context.Context, u string) (int, []byte, error) {
 	if id != "" {
 		h[RequestIDHeader] = []string{id} // the key is canonical already
 	}
-	c.inject(ctx, h)
+	c.inject(ctx, sc, h)
 	req.Header = h
 	resp, err := c.hc.Do(req)
 	if err != nil {
@@ -400,7 +406,7 @@ func (c *Client) R(ctx context.Context) *resty.Request {
 	if id := logging.RequestID(ctx); id != "" {
 		r.SetHeader(RequestIDHeader, id)
 	}
-	c.inject(ctx, r.Header)
+	c.inject(ctx, trace.SpanContextFromContext(ctx), r.Header)
 	return r
 }
 

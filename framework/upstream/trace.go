@@ -6,7 +6,6 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
-	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/wings-bff/wings/framework/tracing"
@@ -16,7 +15,6 @@ import (
 // call costs one nil check.
 type tracer struct {
 	tr   trace.Tracer
-	prop propagation.TextMapPropagator
 	name string // the spans' name, "GET <upstream>" (bounded, unlike the path)
 }
 
@@ -28,12 +26,8 @@ func (c *Client) SetTracing(p *tracing.Provider) {
 		c.trace = nil
 		return
 	}
-	c.trace = &tracer{tr: p.Tracer("github.com/wings-bff/wings/framework/upstream"), prop: p.Propagator(), name: "GET " + c.name}
+	c.trace = &tracer{tr: p.Tracer("github.com/wings-bff/wings/framework/upstream"), name: "GET " + c.name}
 }
-
-// noSpan stands for the attempt span not started under a request that is
-// not sampled: ending it does nothing.
-var noSpan = trace.SpanFromContext(context.Background())
 
 // clientKind is the spans' kind option, made once: an option is an allocation.
 var clientKind = trace.WithSpanKind(trace.SpanKindClient)
@@ -49,13 +43,11 @@ type attemptSpan struct {
 	breaker string
 }
 
-// startAttempt starts the client span of one attempt.
-// Under a request that is not sampled it starts none: the upstream gets
-// the request's own traceparent (not sampled either).
+// startAttempt starts the client span of one attempt, under a request
+// span that is recording (attempt starts none under one that is not
+// sampled: the upstream gets the request's own traceparent, not sampled
+// either).
 func (c *Client) startAttempt(ctx context.Context, path string, attempt int) (context.Context, attemptSpan) {
-	if tracing.Unsampled(ctx) {
-		return ctx, attemptSpan{span: noSpan}
-	}
 	ctx, span := c.trace.tr.Start(ctx, c.trace.name, clientKind)
 	return ctx, attemptSpan{span: span, path: path, attempt: attempt, breaker: breakerStates[c.BreakerState()]}
 }
@@ -105,9 +97,10 @@ func (c *Client) markCoalesced(ctx context.Context, path string, err error) {
 	tracing.EndSpan(ctx, span, err != nil)
 }
 
-// inject writes ctx's trace context into h.
-func (c *Client) inject(ctx context.Context, h http.Header) {
+// inject writes the W3C trace context of sc (the attempt's span, or the
+// request's when it starts none) and ctx's baggage into h.
+func (c *Client) inject(ctx context.Context, sc trace.SpanContext, h http.Header) {
 	if c.trace != nil {
-		c.trace.prop.Inject(ctx, tracing.HeaderCarrier(h))
+		tracing.Inject(ctx, sc, h)
 	}
 }

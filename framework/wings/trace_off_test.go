@@ -28,33 +28,7 @@ func TestTracingOffRecordsNothing(t *testing.T) {
 			w.Header().Set("Content-Type", "application/json")
 			_, _ = w.Write([]byte(`{"id":1}`))
 		}))
-		cfg := &config.Config{
-			Env:       "test",
-			Log:       config.Log{Level: "warn", Format: "json"},
-			Server:    config.Server{RequestTimeout: 3 * time.Second, ShutdownTimeout: time.Second},
-			Tracing:   config.Tracing{Enabled: on, SampleRatio: 1},
-			Upstreams: map[string]config.Upstream{"team": {BaseURL: up.URL, Timeout: time.Second, MaxIdleConns: 2}},
-			Auth: config.Auth{
-				Identity:   config.AuthIdentity{Provider: "static"},
-				Permission: config.AuthPermission{Provider: "static"},
-			},
-		}
-		exp := tracetest.NewInMemoryExporter()
-		rt, err := wings.New(cfg, wings.Options{LogOutput: io.Discard, Tracing: tracing.Options{Exporter: exp, Syncer: true}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		team, err := rt.Upstream("team")
-		if err != nil {
-			t.Fatal(err)
-		}
-		rt.Handle(wings.Route{Method: http.MethodGet, Path: "/x", Name: "x", Handler: func(c echo.Context) error {
-			var out map[string]int
-			if err := team.GetJSON(c.Request().Context(), "/x", nil, &out); err != nil {
-				return err
-			}
-			return wings.JSON(c, out)
-		}})
+		rt, exp := upstreamRoute(t, up.URL, config.Tracing{Enabled: on, SampleRatio: 1})
 		req := httptest.NewRequest(http.MethodGet, "/x", nil)
 		req.Header.Set("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01")
 		w := httptest.NewRecorder()
@@ -71,4 +45,39 @@ func TestTracingOffRecordsNothing(t *testing.T) {
 			t.Errorf("tracing off: upstream traceparent %q, %d spans; want none", header, spans)
 		}
 	}
+}
+
+// upstreamRoute is a Runtime with tracing as given, recording its spans
+// in memory as they end, and one route, GET /x, that answers what GET /x
+// of the upstream at upURL answers.
+func upstreamRoute(t *testing.T, upURL string, tc config.Tracing) (*wings.Runtime, *tracetest.InMemoryExporter) {
+	t.Helper()
+	cfg := &config.Config{
+		Env:       "test",
+		Log:       config.Log{Level: "warn", Format: "json"},
+		Server:    config.Server{RequestTimeout: 3 * time.Second, ShutdownTimeout: time.Second},
+		Tracing:   tc,
+		Upstreams: map[string]config.Upstream{"team": {BaseURL: upURL, Timeout: time.Second, MaxIdleConns: 2}},
+		Auth: config.Auth{
+			Identity:   config.AuthIdentity{Provider: "static"},
+			Permission: config.AuthPermission{Provider: "static"},
+		},
+	}
+	exp := tracetest.NewInMemoryExporter()
+	rt, err := wings.New(cfg, wings.Options{LogOutput: io.Discard, Tracing: tracing.Options{Exporter: exp, Syncer: true}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	team, err := rt.Upstream("team")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rt.Handle(wings.Route{Method: http.MethodGet, Path: "/x", Name: "x", Handler: func(c echo.Context) error {
+		var out map[string]int
+		if err := team.GetJSON(c.Request().Context(), "/x", nil, &out); err != nil {
+			return err
+		}
+		return wings.JSON(c, out)
+	}})
+	return rt, exp
 }
