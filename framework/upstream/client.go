@@ -406,7 +406,9 @@ func (c *Client) R(ctx context.Context) *resty.Request {
 	if id := logging.RequestID(ctx); id != "" {
 		r.SetHeader(RequestIDHeader, id)
 	}
-	c.inject(ctx, trace.SpanContextFromContext(ctx), r.Header)
+	if c.trace != nil { // tracing off: no context lookup
+		c.inject(ctx, trace.SpanContextFromContext(ctx), r.Header)
+	}
 	return r
 }
 
